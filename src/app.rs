@@ -1,0 +1,408 @@
+//! The application: Flask's "login" example, and a small store with a cart.
+//!
+//! ```python
+//! @app.route("/")
+//! def index():
+//!     if not session.get("name"):
+//!         return redirect("/login")
+//!     return render_template("index.html")
+//! ```
+//!
+//! Each handler here is one of those Flask views. Where Flask says
+//! `session["name"]`, this code finds the session id in the `Cookie`
+//! header (cookie.rs), reads `sessions/ID` (session.rs), and, when it
+//! changes something, writes the file back and perhaps sends `Set-Cookie`.
+//! One difference on purpose: logout deletes the session instead of setting
+//! the name to None, so a logged-out visitor has no name at all.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::cookie::{self, SESSION_COOKIE};
+use crate::form;
+use crate::log::LogMode;
+use crate::request::Request;
+use crate::response::Response;
+use crate::server::StartError;
+use crate::session::{self, SessionData, SessionError, SessionId, SessionSettings, SessionStore};
+use crate::template::{TemplateError, Templates, Value, escape_html};
+
+/// Everything the handlers need, loaded once at start.
+pub struct App {
+    pub sessions: SessionStore,
+    pub templates: Templates,
+    pub items: Vec<Item>,
+    /// `www/static`, with symlinks resolved: files are served from under it.
+    pub static_dir: PathBuf,
+    pub log_mode: LogMode,
+}
+
+/// One thing for sale, from `www/items.txt`.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub id: u32,
+    pub name: String,
+}
+
+/// The longest name, in characters, that login accepts.
+const MAX_NAME_CHARS: usize = 100;
+/// The most items one cart holds: a session file stays small.
+const MAX_CART_ITEMS: usize = 1000;
+
+impl App {
+    pub fn load(
+        www_dir: &Path,
+        settings: SessionSettings,
+        log_mode: LogMode,
+    ) -> Result<App, StartError> {
+        let www_error = |path: PathBuf, problem: String| StartError::Www { path, problem };
+        let templates_dir = www_dir.join("templates");
+        let templates =
+            Templates::load(&templates_dir).map_err(|problem| www_error(templates_dir, problem))?;
+        let items_path = www_dir.join("items.txt");
+        let items = load_items(&items_path).map_err(|problem| www_error(items_path, problem))?;
+        let static_dir = www_dir.join("static");
+        let static_dir = static_dir
+            .canonicalize()
+            .map_err(|e| www_error(static_dir, e.to_string()))?;
+        let sessions_dir = settings.dir.clone();
+        let sessions =
+            SessionStore::open(settings).map_err(|source| StartError::SessionsNotWritable {
+                path: sessions_dir,
+                source,
+            })?;
+        let app = App {
+            sessions,
+            templates,
+            items,
+            static_dir,
+            log_mode,
+        };
+        // Fill every page once now, so a template that does not fit the
+        // code is reported at start, not on some later request.
+        app.check_pages()
+            .map_err(|error| www_error(templates_dir_of(www_dir), error.to_string()))?;
+        Ok(app)
+    }
+
+    fn check_pages(&self) -> Result<(), TemplateError> {
+        index_page(self, "David")?;
+        login_page(self, "", "")?;
+        store_page(self)?;
+        cart_page(self, "1,1")?;
+        Ok(())
+    }
+
+    /// The visitor's live session, from the `session` cookie. An id that is
+    /// not 32 lowercase hex digits is skipped before any file is touched.
+    fn current_session(&self, request: &Request) -> Option<(SessionId, SessionData)> {
+        for value in request.cookie_values(SESSION_COOKIE) {
+            let Some(id) = SessionId::parse(value) else {
+                continue;
+            };
+            if let Some(data) = self.sessions.load(&id) {
+                return Some((id, data));
+            }
+        }
+        None
+    }
+}
+
+fn templates_dir_of(www_dir: &Path) -> PathBuf {
+    www_dir.join("templates")
+}
+
+/// `GET /`: the name in the session, or off to the login form.
+pub fn index(request: &Request, app: &App) -> Response {
+    let session = app.current_session(request);
+    match session.as_ref().and_then(|(_, data)| data.get("name")) {
+        Some(name) => page_or_500(200, index_page(app, name)).private(),
+        None => Response::found("/login").private(),
+    }
+}
+
+/// `GET /login`: the form.
+pub fn login_form(_request: &Request, app: &App) -> Response {
+    page_or_500(200, login_page(app, "", ""))
+}
+
+/// `POST /login`: check the name, then store it in a session with a new id.
+pub fn login(request: &Request, app: &App) -> Response {
+    let fields = match read_form(request) {
+        Ok(fields) => fields,
+        Err(response) => return response,
+    };
+    let typed = form::field(&fields, "name").unwrap_or_default();
+    let name = typed.trim();
+    if let Err(problem) = check_name(name) {
+        let message = format!("<p class=\"error\">{}</p>", escape_html(&problem));
+        return page_or_500(400, login_page(app, &message, typed));
+    }
+
+    // Always a fresh id, so an id someone knew before login (planted in the
+    // victim's browser, say) is worthless after it. What the old session
+    // held besides the name (the cart) moves to the new one.
+    let mut data = SessionData::new(session::unix_secs(SystemTime::now()));
+    let old_session = app.current_session(request);
+    if let Some((_, old)) = &old_session {
+        for (key, value) in old.values() {
+            data.set(key, value);
+        }
+    }
+    data.set("name", name);
+    let new_id = match app.sessions.create(&data) {
+        Ok(id) => id,
+        Err(error) => return session_error_page(&error),
+    };
+    if let Some((old_id, _)) = old_session {
+        let lock = app.sessions.lock(&old_id);
+        app.sessions.destroy(&lock);
+    }
+    Response::see_other("/")
+        .with_header("Set-Cookie", &cookie::set_session_cookie(new_id.as_str()))
+        .private()
+}
+
+/// A name is 1 to 100 characters, after trimming, with no control
+/// characters. Returns what is wrong, in words for the visitor.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let length = name.chars().count();
+    if length == 0 {
+        return Err("Please type a name.".to_string());
+    }
+    if length > MAX_NAME_CHARS {
+        return Err(format!(
+            "A name can be at most {MAX_NAME_CHARS} characters; this one has {length}."
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(
+            "A name cannot contain control characters such as tabs or line breaks.".to_string(),
+        );
+    }
+    Ok(())
+}
+
+/// `GET` or `POST /logout`: delete the session file and expire the cookie.
+pub fn logout(request: &Request, app: &App) -> Response {
+    let cookie_values = request.cookie_values(SESSION_COOKIE);
+    for id in cookie_values
+        .iter()
+        .filter_map(|value| SessionId::parse(value))
+    {
+        let lock = app.sessions.lock(&id);
+        app.sessions.destroy(&lock);
+    }
+    let mut response = match request.method.as_str() {
+        "POST" => Response::see_other("/"),
+        _ => Response::found("/"),
+    };
+    // Only a browser that holds a session cookie is told to forget it.
+    if !cookie_values.is_empty() {
+        response = response.with_header("Set-Cookie", &cookie::expire_session_cookie());
+    }
+    response.private()
+}
+
+/// `GET /store`: the items, each with an "Add to cart" form.
+pub fn store(_request: &Request, app: &App) -> Response {
+    page_or_500(200, store_page(app))
+}
+
+/// `POST /cart`: add item `id` to the session's cart, making a session if
+/// the visitor has none.
+pub fn add_to_cart(request: &Request, app: &App) -> Response {
+    let fields = match read_form(request) {
+        Ok(fields) => fields,
+        Err(response) => return response,
+    };
+    let raw_id = form::field(&fields, "id").unwrap_or_default();
+    let Some(item) = raw_id
+        .parse::<u32>()
+        .ok()
+        .and_then(|id| app.items.iter().find(|item| item.id == id))
+    else {
+        let reason = format!("There is no item with id '{raw_id}' in the store.");
+        return Response::error(400, &reason);
+    };
+
+    if let Some((id, _)) = app.current_session(request) {
+        // Read-modify-write under the session's lock: a parallel add waits
+        // here, then reads the cart this one wrote.
+        let lock = app.sessions.lock(&id);
+        // Loaded again under the lock: a logout in between means no session.
+        if let Some(mut data) = app.sessions.load(&id) {
+            if let Err(response) = add_item(&mut data, item.id) {
+                return response;
+            }
+            return match app.sessions.save(&lock, &data) {
+                Ok(()) => Response::see_other("/cart").private(),
+                Err(error) => session_error_page(&error),
+            };
+        }
+    }
+
+    let mut data = SessionData::new(session::unix_secs(SystemTime::now()));
+    if let Err(response) = add_item(&mut data, item.id) {
+        return response;
+    }
+    match app.sessions.create(&data) {
+        Ok(id) => Response::see_other("/cart")
+            .with_header("Set-Cookie", &cookie::set_session_cookie(id.as_str()))
+            .private(),
+        Err(error) => session_error_page(&error),
+    }
+}
+
+/// The cart is a list of item ids in the order they were added: `2,2,5`.
+fn add_item(data: &mut SessionData, item_id: u32) -> Result<(), Response> {
+    let cart = data.get("cart").unwrap_or_default();
+    let count = cart.split(',').filter(|id| !id.is_empty()).count();
+    if count >= MAX_CART_ITEMS {
+        let reason = format!("The cart is full: it holds at most {MAX_CART_ITEMS} items.");
+        return Err(Response::error(400, &reason));
+    }
+    let cart = match cart {
+        "" => item_id.to_string(),
+        _ => format!("{cart},{item_id}"),
+    };
+    data.set("cart", &cart);
+    Ok(())
+}
+
+/// `GET /cart`: each item in the cart with its count.
+pub fn cart(request: &Request, app: &App) -> Response {
+    let session = app.current_session(request);
+    let cart = session
+        .as_ref()
+        .and_then(|(_, data)| data.get("cart"))
+        .unwrap_or_default();
+    page_or_500(200, cart_page(app, cart)).private()
+}
+
+/// The fields of a form body. A body of another type is refused with 415;
+/// one without a type is read as a form, as curl's `--data` sends it.
+fn read_form(request: &Request) -> Result<Vec<(String, String)>, Response> {
+    if let Some(content_type) = request.header("content-type") {
+        let media_type = content_type.split(';').next().unwrap_or_default().trim();
+        if !media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+            let reason =
+                format!("This form takes application/x-www-form-urlencoded, not '{media_type}'.");
+            return Err(Response::error(415, &reason));
+        }
+    }
+    form::parse_form(&request.body).map_err(|error| Response::error(400, &format!("{error}.")))
+}
+
+fn session_error_page(error: &SessionError) -> Response {
+    match error {
+        SessionError::Full(_) => Response::error(
+            503,
+            "The server holds as many sessions as it is allowed to; try again later.",
+        ),
+        SessionError::Write { .. } => {
+            eprintln!("{error}");
+            Response::error(
+                500,
+                "The server could not save your session; the problem has been logged.",
+            )
+        }
+    }
+}
+
+/// A filled page, or a 500 naming the template mistake.
+fn page_or_500(status: u16, page: Result<String, TemplateError>) -> Response {
+    match page {
+        Ok(html) => Response::html(status, html),
+        Err(error) => {
+            eprintln!("template error: {error}");
+            Response::error(500, &format!("A page template is broken: {error}"))
+        }
+    }
+}
+
+fn index_page(app: &App, name: &str) -> Result<String, TemplateError> {
+    app.templates
+        .page("Home", "index.html", &[("name", Value::Text(name))])
+}
+
+/// `message_html` is empty or a `<p class="error">` the code built;
+/// `typed_name` refills the input after a mistake.
+fn login_page(app: &App, message_html: &str, typed_name: &str) -> Result<String, TemplateError> {
+    app.templates.page(
+        "Log in",
+        "login.html",
+        &[
+            ("message", Value::Html(message_html)),
+            ("name", Value::Text(typed_name)),
+        ],
+    )
+}
+
+fn store_page(app: &App) -> Result<String, TemplateError> {
+    let mut items_html = String::new();
+    for item in &app.items {
+        items_html.push_str(&format!(
+            "<li><span class=\"item\">{}</span>\n\
+             <form action=\"/cart\" method=\"post\"><input type=\"hidden\" name=\"id\" value=\"{}\">\
+             <button type=\"submit\">Add to cart</button></form></li>\n",
+            escape_html(&item.name),
+            item.id
+        ));
+    }
+    app.templates.page(
+        "Store",
+        "store.html",
+        &[("items", Value::Html(&items_html))],
+    )
+}
+
+/// `cart` is the session's list, `2,2,5`; the page shows each item once,
+/// with its count, in the order first added.
+fn cart_page(app: &App, cart: &str) -> Result<String, TemplateError> {
+    let mut counts: Vec<(u32, usize)> = Vec::new();
+    for id in cart.split(',').filter_map(|id| id.parse::<u32>().ok()) {
+        match counts.iter_mut().find(|(seen, _)| *seen == id) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((id, 1)),
+        }
+    }
+    let mut rows_html = String::new();
+    for (id, count) in &counts {
+        // An item removed from items.txt since it was added is skipped.
+        if let Some(item) = app.items.iter().find(|item| item.id == *id) {
+            rows_html.push_str(&format!(
+                "<li><span class=\"item\">{}</span> <span class=\"count\">× {count}</span></li>\n",
+                escape_html(&item.name)
+            ));
+        }
+    }
+    if rows_html.is_empty() {
+        rows_html.push_str("<li class=\"empty\">Your cart is empty.</li>\n");
+    }
+    app.templates
+        .page("Cart", "cart.html", &[("rows", Value::Html(&rows_html))])
+}
+
+/// `www/items.txt`: one item per line, `ID NAME`; `#` starts a comment.
+fn load_items(path: &Path) -> Result<Vec<Item>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let mut items: Vec<Item> = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let bad_line = || format!("line {} should be 'ID NAME', not '{line}'", number + 1);
+        let (id, name) = line.split_once(' ').ok_or_else(bad_line)?;
+        let id = id.parse::<u32>().map_err(|_| bad_line())?;
+        if items.iter().any(|item| item.id == id) {
+            return Err(format!("line {}: the id {id} is used twice", number + 1));
+        }
+        items.push(Item {
+            id,
+            name: name.trim().to_string(),
+        });
+    }
+    Ok(items)
+}

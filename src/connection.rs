@@ -1,0 +1,301 @@
+//! Connections: one TCP stream, many requests, one after another.
+//!
+//! TCP delivers a stream of bytes, not messages. A request head may arrive
+//! in pieces (`GET / HT` … `TP/1.1\r\nHost: a\r\n\r\n`), or two requests may
+//! arrive in one read (pipelining). So bytes go into a buffer, and a request
+//! head is complete when the buffer holds an empty line:
+//!
+//! ```text
+//! GET / HTTP/1.1\r\n
+//! Host: localhost\r\n
+//! Cookie: session=9c1e…\r\n
+//! \r\n                       ← the head ends here; what follows is body or
+//!                              the next request
+//! ```
+//!
+//! After each answer the connection stays open for the next request
+//! (keep-alive), unless the client asked to close (`Connection: close`, or
+//! HTTP/1.0 without `Connection: keep-alive`) or the request was malformed,
+//! in which case nobody can tell where the next request would start.
+//! Rules: RFC 9112 §2 (message format) and §9 (connections).
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
+
+use crate::app::App;
+use crate::log;
+use crate::request::{self, Limits, Request, RequestError};
+use crate::response::Response;
+use crate::router;
+
+/// An open connection and the bytes received on it but not used yet.
+pub struct Connection {
+    pub stream: TcpStream,
+    /// Received bytes not yet part of a request: the rest of a head, a body,
+    /// or the start of the next pipelined request.
+    pub buffer: Vec<u8>,
+    /// The read timeout the socket has now, to skip setting it again.
+    read_timeout: Option<Duration>,
+}
+
+/// What one `read` on the socket brought.
+pub enum Received {
+    Bytes,
+    /// The client shut down its sending side (read returned 0).
+    Closed,
+    TimedOut,
+}
+
+/// How long a client may take to send an answer's worth of bytes before we
+/// stop waiting to write to it.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves requests on one connection until it closes. Never panics because
+/// of what the client sent; a panic in a handler becomes a 500.
+pub fn serve_connection(stream: TcpStream, app: &App) {
+    let peer = match stream.peer_addr() {
+        Ok(peer) => peer.to_string(),
+        Err(_) => return, // already gone
+    };
+    // Each answer is written with one write_all; Nagle's delay would only
+    // hold back the last packet of it.
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+    let mut conn = Connection::new(stream);
+    let limits = Limits::default();
+
+    loop {
+        let request = match request::read_request(&mut conn, &limits) {
+            Ok(request) => request,
+            Err(error) => {
+                answer_request_error(conn, &error, &peer, app);
+                return;
+            }
+        };
+        let response = handle_request(&request, app);
+        let close = !request.wants_keep_alive() || response.close;
+        let bytes = response.to_bytes(request.method == "HEAD", connection_header(&request, close));
+        log::exchange(app.log_mode, &peer, &request, &response, &bytes);
+        if conn.stream.write_all(&bytes).is_err() {
+            return;
+        }
+        if close {
+            close_gracefully(conn.stream);
+            return;
+        }
+    }
+}
+
+/// Routes the request; a panic anywhere below becomes a 500 for this
+/// request only, and the connection and server go on.
+fn handle_request(request: &Request, app: &App) -> Response {
+    match catch_unwind(AssertUnwindSafe(|| router::route(request, app))) {
+        Ok(response) => response,
+        Err(_) => Response::error(
+            500,
+            "The server hit a bug while answering this request; it has been logged.",
+        ),
+    }
+}
+
+/// The `Connection` header the answer needs, if any. HTTP/1.1 stays open
+/// unless told; HTTP/1.0 must be told it may stay open.
+fn connection_header(request: &Request, close: bool) -> Option<&'static str> {
+    if close {
+        Some("close")
+    } else if request.version == request::Version::Http10 {
+        Some("keep-alive")
+    } else {
+        None
+    }
+}
+
+/// A request we could not read gets its 4xx/5xx and the connection closes:
+/// after a malformed request nobody knows where the next one starts.
+fn answer_request_error(mut conn: Connection, error: &RequestError, peer: &str, app: &App) {
+    let Some(status) = error.status() else {
+        return; // the client left or went quiet between requests: just close
+    };
+    let response = Response::error(status, &error.to_string());
+    let bytes = response.to_bytes(false, Some("close"));
+    log::refused(app.log_mode, peer, status, error, &bytes);
+    if conn.stream.write_all(&bytes).is_ok() {
+        close_gracefully(conn.stream);
+    }
+}
+
+/// Closes a connection so the client reads our last answer: stop sending,
+/// then read and discard what the client still sends, for a short while.
+/// Closing a socket that has unread bytes makes the kernel send a reset,
+/// which can destroy the answer before the client reads it (RFC 9112 §9.6).
+pub fn close_gracefully(mut stream: TcpStream) {
+    const LINGER: Duration = Duration::from_secs(2);
+    const MAX_DISCARD_BYTES: usize = 1 << 20;
+    let _ = stream.shutdown(Shutdown::Write);
+    let deadline = Instant::now() + LINGER;
+    let mut discarded = 0;
+    let mut scratch = [0u8; 4096];
+    while discarded < MAX_DISCARD_BYTES {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() || stream.set_read_timeout(Some(remaining)).is_err() {
+            return;
+        }
+        match stream.read(&mut scratch) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => discarded += n,
+        }
+    }
+}
+
+impl Connection {
+    pub fn new(stream: TcpStream) -> Self {
+        Connection {
+            stream,
+            buffer: Vec::with_capacity(4096),
+            read_timeout: None,
+        }
+    }
+
+    /// Reads whatever the client has sent next into the buffer, waiting no
+    /// later than `deadline`.
+    pub fn receive_more(&mut self, deadline: Instant) -> std::io::Result<Received> {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Ok(Received::TimedOut);
+        }
+        // Timeouts are rounded up to whole milliseconds; setting one costs a
+        // system call, so skip it when it has not changed.
+        let timeout = Some(remaining.max(Duration::from_millis(1)));
+        if timeout != self.read_timeout {
+            self.stream.set_read_timeout(timeout)?;
+            self.read_timeout = timeout;
+        }
+        let start = self.buffer.len();
+        self.buffer.resize(start + 4096, 0);
+        let result = self.stream.read(&mut self.buffer[start..]);
+        let received = match &result {
+            Ok(n) => *n,
+            Err(_) => 0,
+        };
+        self.buffer.truncate(start + received);
+        match result {
+            Ok(0) => Ok(Received::Closed),
+            Ok(_) => Ok(Received::Bytes),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                Ok(Received::TimedOut)
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => Ok(Received::Bytes),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Waits until the buffer holds a whole request head and returns its
+    /// length in bytes (up to and including the empty line).
+    ///
+    /// Before the first byte the client may be idle up to
+    /// `limits.idle_timeout`; after it, the whole head must arrive within
+    /// `limits.head_timeout`.
+    pub fn read_head(&mut self, limits: &Limits) -> Result<usize, RequestError> {
+        let idle_deadline = Instant::now() + limits.idle_timeout;
+        let mut head_deadline: Option<Instant> = None;
+        loop {
+            skip_empty_lines_before_request(&mut self.buffer);
+            if !self.buffer.is_empty() {
+                if let Some(head_len) = find_head_end(&self.buffer) {
+                    if head_len > limits.max_head_bytes {
+                        return Err(RequestError::HeadTooLarge(limits.max_head_bytes));
+                    }
+                    return Ok(head_len);
+                }
+                if self.buffer.len() > limits.max_head_bytes {
+                    return Err(RequestError::HeadTooLarge(limits.max_head_bytes));
+                }
+                head_deadline.get_or_insert_with(|| Instant::now() + limits.head_timeout);
+            }
+            match self.receive_more(head_deadline.unwrap_or(idle_deadline))? {
+                Received::Bytes => {}
+                Received::Closed if self.buffer.is_empty() => return Err(RequestError::Closed),
+                Received::Closed => return Err(RequestError::ClosedMidHead),
+                Received::TimedOut if head_deadline.is_none() => return Err(RequestError::Closed),
+                Received::TimedOut => {
+                    return Err(RequestError::HeadTimeout(limits.head_timeout.as_secs()));
+                }
+            }
+        }
+    }
+
+    /// Takes exactly `count` bytes of body from the connection, reading
+    /// more as needed until `deadline`.
+    pub fn take_bytes(&mut self, count: usize, deadline: Instant) -> Result<Vec<u8>, RequestError> {
+        while self.buffer.len() < count {
+            self.receive_or_fail(deadline)?;
+        }
+        Ok(self.buffer.drain(..count).collect())
+    }
+
+    /// Takes one line ending in CRLF (returned without it), for chunk sizes
+    /// and trailers. A line longer than `max_line_bytes` is refused.
+    pub fn take_line(
+        &mut self,
+        max_line_bytes: usize,
+        deadline: Instant,
+    ) -> Result<Vec<u8>, RequestError> {
+        let mut searched = 0;
+        loop {
+            if let Some(offset) = self.buffer[searched..].iter().position(|&b| b == b'\n') {
+                let newline = searched + offset;
+                if newline == 0 || self.buffer[newline - 1] != b'\r' {
+                    return Err(RequestError::BadBody("a chunk line ends in a bare LF"));
+                }
+                let line: Vec<u8> = self.buffer[..newline - 1].to_vec();
+                self.buffer.drain(..=newline);
+                return Ok(line);
+            }
+            if self.buffer.len() > max_line_bytes {
+                return Err(RequestError::BadBody(
+                    "a chunk-size or trailer line is too long",
+                ));
+            }
+            searched = self.buffer.len();
+            self.receive_or_fail(deadline)?;
+        }
+    }
+
+    fn receive_or_fail(&mut self, deadline: Instant) -> Result<(), RequestError> {
+        match self.receive_more(deadline)? {
+            Received::Bytes => Ok(()),
+            Received::Closed => Err(RequestError::ClosedMidBody),
+            Received::TimedOut => Err(RequestError::BodyTimeout),
+        }
+    }
+}
+
+/// RFC 9112 §2.2: a server should ignore empty lines before a request line
+/// (some clients send an extra CRLF after a POST body).
+fn skip_empty_lines_before_request(buffer: &mut Vec<u8>) {
+    let blank = buffer
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
+    if blank > 0 {
+        buffer.drain(..blank);
+    }
+}
+
+/// Where the head ends: just after the first empty line. A line ending in a
+/// bare LF is found here too, so request.rs can refuse it with a 400 rather
+/// than wait for a CRLF that never comes.
+pub fn find_head_end(buffer: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(offset) = buffer[from..].iter().position(|&b| b == b'\n') {
+        let newline = from + offset;
+        match &buffer[newline + 1..] {
+            [b'\n', ..] => return Some(newline + 2),
+            [b'\r', b'\n', ..] => return Some(newline + 3),
+            _ => from = newline + 1,
+        }
+    }
+    None
+}

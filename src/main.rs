@@ -1,0 +1,119 @@
+//! The command line: flags become a `Config`, the server starts, and the
+//! first line on stdout says where it listens.
+//!
+//! ```text
+//! $ cargo run --release -- --addr 127.0.0.1:0
+//! listening on http://127.0.0.1:41873
+//! ```
+//!
+//! Flags are read by hand, one at a time, so a bad one gets a one-line
+//! error, the usage text, and exit status 2. Everything after that belongs
+//! to server.rs.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use handstamp::log::LogMode;
+use handstamp::server::{self, Config};
+
+const USAGE: &str = "\
+usage: handstamp [FLAGS]
+
+  --addr HOST:PORT            where to listen (default 127.0.0.1:8080; port 0 picks a free port)
+  --sessions DIR              folder of session files (default sessions)
+  --www DIR                   folder of templates, static files and store items (default www)
+  --session-ttl SECONDS       a session unused this long is gone (default 1800)
+  --session-lifetime SECONDS  a session older than this is gone, used or not (default 28800)
+  --max-sessions N            live sessions allowed at once (default 100000)
+  --max-connections N         open connections allowed at once (default 1024)
+  --trace                     print each request's and response's raw head
+  --quiet                     print nothing per request
+  --single-thread             serve one connection at a time on the main thread (for debuggers)
+  --help                      print this text
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let config = match parse_flags(&args) {
+        Ok(Some(config)) => config,
+        Ok(None) => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(message) => {
+            eprintln!("handstamp: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+
+    let server = match server::start(config) {
+        Ok(server) => server,
+        Err(error) => {
+            eprintln!("handstamp: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    println!("listening on http://{}", server.local_addr());
+    // Whoever started us (a test, a script) waits for that line: send it now.
+    let _ = std::io::stdout().flush();
+    server.run();
+    ExitCode::SUCCESS
+}
+
+/// Reads the flags into a `Config`. `Ok(None)` means `--help` was asked for.
+fn parse_flags(args: &[String]) -> Result<Option<Config>, String> {
+    let mut config = Config::default();
+    let mut trace = false;
+    let mut quiet = false;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        // Accept both `--addr 127.0.0.1:0` and `--addr=127.0.0.1:0`.
+        let (flag, inline_value) = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => (flag, Some(value.to_string())),
+            _ => (arg.as_str(), None),
+        };
+        let mut value = || -> Result<String, String> {
+            match inline_value.clone().or_else(|| rest.next().cloned()) {
+                Some(value) => Ok(value),
+                None => Err(format!("{flag} needs a value")),
+            }
+        };
+        match flag {
+            "--help" | "-h" => return Ok(None),
+            "--addr" => config.addr = value()?,
+            "--sessions" => config.sessions_dir = PathBuf::from(value()?),
+            "--www" => config.www_dir = PathBuf::from(value()?),
+            "--session-ttl" => config.session_ttl_secs = positive_number(flag, &value()?)?,
+            "--session-lifetime" => {
+                config.session_lifetime_secs = positive_number(flag, &value()?)?
+            }
+            "--max-sessions" => config.max_sessions = positive_number(flag, &value()?)? as usize,
+            "--max-connections" => {
+                config.max_connections = positive_number(flag, &value()?)? as usize
+            }
+            "--trace" => trace = true,
+            "--quiet" => quiet = true,
+            "--single-thread" => config.single_thread = true,
+            _ => return Err(format!("unknown flag '{arg}'")),
+        }
+        if inline_value.is_some() && matches!(flag, "--trace" | "--quiet" | "--single-thread") {
+            return Err(format!("{flag} takes no value"));
+        }
+    }
+    config.log_mode = match (trace, quiet) {
+        (true, true) => return Err("--trace and --quiet cannot be used together".to_string()),
+        (true, false) => LogMode::Trace,
+        (false, true) => LogMode::Quiet,
+        (false, false) => LogMode::Lines,
+    };
+    Ok(Some(config))
+}
+
+fn positive_number(flag: &str, text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(number) if number > 0 && number <= 1 << 40 => Ok(number),
+        _ => Err(format!("{flag} needs a whole number above 0, not '{text}'")),
+    }
+}
