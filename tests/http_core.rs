@@ -157,10 +157,8 @@ fn pipelined_requests_are_answered_in_order() {
         get_request("/", None)
     );
     client.send(&two);
-    assert_eq!(
-        client.read_reply().body_text().contains("<h1>Store</h1>"),
-        true
-    );
+    let store = client.read_reply();
+    assert!(store.body_text().contains("<h1>Store</h1>"), "{store}");
     assert_eq!(client.read_reply().status(), 404);
     assert_eq!(client.read_reply().header("Location"), Some("/login"));
 }
