@@ -81,7 +81,7 @@ impl App {
         // Fill every page once now, so a template that does not fit the
         // code is reported at start, not on some later request.
         app.check_pages()
-            .map_err(|error| www_error(templates_dir_of(www_dir), error.to_string()))?;
+            .map_err(|error| StartError::Template(error.to_string()))?;
         Ok(app)
     }
 
@@ -106,10 +106,6 @@ impl App {
         }
         None
     }
-}
-
-fn templates_dir_of(www_dir: &Path) -> PathBuf {
-    www_dir.join("templates")
 }
 
 /// `GET /`: the name in the session, or off to the login form.

@@ -80,6 +80,8 @@ pub enum StartError {
     },
     #[error("cannot read '{path}': {problem}; is --www pointing at handstamp's www folder?")]
     Www { path: PathBuf, problem: String },
+    #[error("a page template does not fit the code: {0}")]
+    Template(String),
 }
 
 /// A bound, ready server. `run` serves until the process is stopped.

@@ -104,17 +104,6 @@ impl Templates {
             .parsed
             .get(name)
             .ok_or_else(|| TemplateError::Missing(name.to_string()))?;
-        for (placeholder, _) in values {
-            let used = pieces
-                .iter()
-                .any(|piece| matches!(piece, Piece::Placeholder(p) if p == placeholder));
-            if !used {
-                return Err(TemplateError::UnusedValue {
-                    template: name.to_string(),
-                    placeholder: placeholder.to_string(),
-                });
-            }
-        }
         let mut page = String::new();
         for piece in pieces {
             match piece {
@@ -131,6 +120,17 @@ impl Templates {
                         }
                     }
                 }
+            }
+        }
+        for (placeholder, _) in values {
+            let used = pieces
+                .iter()
+                .any(|piece| matches!(piece, Piece::Placeholder(p) if p == placeholder));
+            if !used {
+                return Err(TemplateError::UnusedValue {
+                    template: name.to_string(),
+                    placeholder: placeholder.to_string(),
+                });
             }
         }
         Ok(page)
