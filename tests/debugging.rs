@@ -1,0 +1,138 @@
+//! NOTES.md's debugging steps, run for real: rust-gdb in batch mode drives
+//! a debug build through one login and one cookie-carrying request, and
+//! every stop must show what the notes say it shows.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::{Client, TempDir, post_form_request};
+
+/// Ends the gdb session and whatever it started, even if the test fails.
+struct KillOnDrop(std::process::Child, String);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        // A debuggee whose gdb died is detached, not killed: find it by the
+        // unique sessions folder in its command line.
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(&self.1) {
+                let _ = Command::new("kill")
+                    .arg("-9")
+                    .arg(entry.file_name())
+                    .status();
+            }
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs rust-gdb and gdb (apt-get install gdb); .ci/run runs it"]
+fn the_gdb_steps_in_the_notes_show_what_they_promise() {
+    let temp = TempDir::new("gdb");
+    let sessions = temp.0.join("sessions");
+    let sessions_arg = sessions.display().to_string();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/gdb/login.gdb");
+    let child = Command::new("rust-gdb")
+        .args(["-q", "-batch", "-x", script, "--args", common::BINARY])
+        .args([
+            "--single-thread",
+            "--addr",
+            "127.0.0.1:0",
+            "--www",
+            common::WWW_DIR,
+        ])
+        .args(["--sessions", &sessions_arg])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("rust-gdb must be installed to run this test (apt-get install gdb)");
+    let mut gdb = KillOnDrop(child, sessions_arg);
+
+    // Everything gdb prints goes to a channel, line by line.
+    let (lines_out, lines) = mpsc::channel::<String>();
+    let stdout = BufReader::new(gdb.0.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if lines_out.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut transcript = String::new();
+    let mut read_until = |needle: &str| -> String {
+        loop {
+            match lines.recv_timeout(Duration::from_secs(60)) {
+                Ok(line) => {
+                    transcript.push_str(&line);
+                    transcript.push('\n');
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("gdb never printed {needle:?}; transcript:\n{transcript}"),
+            }
+        }
+    };
+
+    let listening = read_until("listening on http://");
+    let addr = listening
+        .trim()
+        .trim_start_matches("listening on http://")
+        .parse()
+        .unwrap();
+    let mut login = Client::connect(addr);
+    let request = post_form_request("/login", "name=David", None).replacen(
+        "\r\n\r\n",
+        "\r\nConnection: close\r\n\r\n",
+        1,
+    );
+    login.send(&request);
+
+    read_until("STOP 1 parse_head");
+    read_until("POST /login HTTP/1.1");
+    read_until("Content-Type: application/x-www-form-urlencoded");
+    read_until("STOP 2 cookie_values");
+    read_until("Value returned is $1 = Vec(size=0)");
+    read_until("STOP 3 new_random");
+    let drawn = read_until("Value returned is $2 = handstamp::session::SessionId (\"");
+    let id = drawn.split('"').nth(1).unwrap().to_string();
+    assert_eq!(id.len(), 32, "{drawn}");
+    read_until("STOP 4 write");
+    read_until(&format!("$3 = handstamp::session::SessionId (\"{id}\")"));
+    read_until("$4 = Vec(size=1) = {(\"name\", \"David\")}");
+    read_until("STOP 5 set_session_cookie");
+    read_until(&format!(
+        "Value returned is $5 = \"session={id}; Path=/; HttpOnly; SameSite=Lax\""
+    ));
+    read_until("STOP 6 exchange");
+    read_until("$6 = 303");
+    read_until("(\"Set-Cookie\", \"session=");
+
+    let reply = login.read_reply();
+    assert_eq!(
+        reply.session_cookie().as_deref(),
+        Some(id.as_str()),
+        "{reply}"
+    );
+    let mut home = Client::connect(addr);
+    home.send(&format!(
+        "GET / HTTP/1.1\r\nHost: a\r\nCookie: session={id}\r\nConnection: close\r\n\r\n"
+    ));
+    read_until("STOP 7 load");
+    read_until(&format!("$8 = handstamp::session::SessionId (\"{id}\")"));
+    read_until("STOP 8 from_file_text");
+    let file_text = read_until("$9 = \"created=");
+    assert!(file_text.ends_with("\\nname=David\\n\""), "{file_text}");
+    let status = gdb.0.wait().unwrap();
+    assert!(
+        status.success(),
+        "gdb ended with {status}; transcript:\n{transcript}"
+    );
+}
