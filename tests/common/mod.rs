@@ -224,7 +224,7 @@ pub fn post_form_request(path: &str, body: &str, cookie: Option<&str>) -> String
 /// A raw TCP client that keeps bytes read past one reply for the next.
 pub struct Client {
     pub stream: TcpStream,
-    buffer: Vec<u8>,
+    pub buffer: Vec<u8>,
 }
 
 impl Client {

@@ -1,0 +1,533 @@
+//! A real headless Chromium walks through the Flask example's steps.
+//!
+//! The browser is driven through ChromeDriver's WebDriver API, which is
+//! plain HTTP and JSON on loopback; the few lines of JSON handling it needs
+//! are at the bottom of this file. Every wait polls a condition (the URL,
+//! the page text) with a deadline, never a fixed sleep.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{TempDir, TestServer};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+#[test]
+#[ignore = "needs chromium and chromium-driver (apt-get install chromium chromium-driver); .ci/run runs it"]
+fn a_browser_logs_in_reloads_logs_out_and_fills_a_cart() {
+    let started = Instant::now();
+    let server = TestServer::start();
+    let base = format!("http://{}", server.addr);
+    let browser = Browser::start();
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+
+    // 1. Open /: the browser follows the redirect and shows the form.
+    browser.go(&format!("{base}/"));
+    browser.wait_for_url(&format!("{base}/login"));
+    let name_input = browser.find("input[name=name]");
+    browser.screenshot(&shots.join("1-login-form.png"));
+
+    // 2. Type David and submit.
+    browser.type_into(&name_input, "David");
+    browser.click(&browser.find("input[type=submit]"));
+    browser.wait_for_text("You are logged in as David.");
+    assert_eq!(browser.url(), format!("{base}/"));
+    browser.screenshot(&shots.join("2-logged-in.png"));
+
+    // 3. Reload, and open / in a new tab: still logged in.
+    browser.refresh();
+    browser.wait_for_text("You are logged in as David.");
+    let first_tab = browser.window_handle();
+    browser.new_tab_at(&format!("{base}/"));
+    browser.wait_for_text("You are logged in as David.");
+    browser.switch_to(&first_tab);
+
+    // 4. The cookie: HttpOnly, SameSite=Lax, no expiry; one file, David's.
+    let cookies = browser.cookies();
+    let session = cookies
+        .iter()
+        .find(|c| c.get("name").and_then(Json::as_str) == Some("session"))
+        .unwrap_or_else(|| panic!("no session cookie in {cookies:?}"));
+    assert_eq!(
+        session.get("httpOnly"),
+        Some(&Json::Bool(true)),
+        "{session:?}"
+    );
+    assert_eq!(session.get("sameSite").and_then(Json::as_str), Some("Lax"));
+    assert!(
+        session.get("expiry").is_none(),
+        "a session cookie has no expiry: {session:?}"
+    );
+    let id = session
+        .get("value")
+        .and_then(Json::as_str)
+        .unwrap()
+        .to_string();
+    assert_eq!(server.session_dir_entries(), [id.clone()]);
+    assert!(server.session_file(&id).ends_with("\nname=David\n"));
+
+    // 5. Log out: back on /login, the file gone, and Back shows no stale page.
+    browser.click(&browser.find_link("Log out"));
+    browser.wait_for_url(&format!("{base}/login"));
+    assert!(
+        !server.session_path(&id).exists(),
+        "logout deletes the file"
+    );
+    browser.back();
+    browser.wait_for_url(&format!("{base}/login"));
+    assert!(
+        !browser.page_text().contains("You are logged in"),
+        "{}",
+        browser.page_text()
+    );
+
+    // 6. The store: add item 1 twice and item 3 once.
+    for position in [0, 0, 2] {
+        browser.go(&format!("{base}/store"));
+        let buttons = browser.find_all("ul.items button");
+        assert_eq!(buttons.len(), 5);
+        browser.click(&buttons[position]);
+        browser.wait_for_url(&format!("{base}/cart"));
+    }
+    let rows = browser.execute(
+        "return Array.from(document.querySelectorAll('ul.cart li')).map(li => li.textContent).join('|')",
+    );
+    assert_eq!(rows.as_str(), Some("Red hand stamp × 2|Ride ticket × 1"));
+    browser.screenshot(&shots.join("3-cart.png"));
+
+    // 7. A name with HTML in it is shown as text, not run as markup.
+    browser.go(&format!("{base}/login"));
+    browser.type_into(&browser.find("input[name=name]"), "<b>Bold</b> & co");
+    browser.click(&browser.find("input[type=submit]"));
+    browser.wait_for_text("You are logged in as <b>Bold</b> & co.");
+    assert!(
+        browser.find_all("main b").is_empty(),
+        "the name became markup"
+    );
+
+    // The stylesheet from www/static was applied (the brand's red, #c0392b).
+    let brand_colour =
+        browser.execute("return getComputedStyle(document.querySelector('.brand')).color");
+    assert_eq!(brand_colour.as_str(), Some("rgb(192, 57, 43)"));
+    eprintln!("browser walk-through took {:?}", started.elapsed());
+}
+
+/// A ChromeDriver process and one browser session in it.
+struct Browser {
+    driver: Child,
+    port: u16,
+    session: String,
+    _profile: TempDir,
+}
+
+impl Browser {
+    fn start() -> Browser {
+        let mut driver = Command::new("chromedriver")
+            .arg("--port=0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver must be installed (apt-get install chromium-driver)");
+        let stdout = BufReader::new(driver.stdout.take().unwrap());
+        let mut port = None;
+        for line in stdout.lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("started successfully on port ").nth(1) {
+                port = rest.trim_end_matches('.').parse().ok();
+                break;
+            }
+        }
+        let port = port.expect("chromedriver printed its port");
+        let profile = TempDir::new("chromium-profile");
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=900,700",
+        ]
+        .iter()
+        .map(|a| json_string(a))
+        .chain([json_string(&format!(
+            "--user-data-dir={}",
+            profile.0.display()
+        ))])
+        .collect::<Vec<_>>()
+        .join(",");
+        let capabilities = format!(
+            r#"{{"capabilities":{{"alwaysMatch":{{"browserName":"chrome","goog:chromeOptions":{{"binary":"/usr/bin/chromium","args":[{args}]}}}}}}}}"#
+        );
+        let mut browser = Browser {
+            driver,
+            port,
+            session: String::new(),
+            _profile: profile,
+        };
+        let created = browser.call("POST", "/session", Some(&capabilities));
+        browser.session = created
+            .get("sessionId")
+            .and_then(Json::as_str)
+            .unwrap_or_else(|| panic!("no session from chromedriver: {created:?}"))
+            .to_string();
+        browser
+    }
+
+    /// One WebDriver command: returns the response's `value`.
+    fn call(&self, method: &str, path: &str, body: Option<&str>) -> Json {
+        let body = body.unwrap_or(if method == "POST" { "{}" } else { "" });
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        // ChromeDriver keeps connections open: read the head, then exactly
+        // Content-Length bytes.
+        let mut client = common::Client {
+            stream,
+            buffer: Vec::new(),
+        };
+        let reply = client.read_reply();
+        let json = reply.body_text();
+        let parsed = Json::parse(&json).unwrap_or_else(|| panic!("bad JSON: {json}"));
+        let value = parsed.get("value").cloned().unwrap_or(Json::Null);
+        if let Some(error) = value.get("error") {
+            panic!(
+                "WebDriver {method} {path} failed: {error:?} {:?}",
+                value.get("message")
+            );
+        }
+        value
+    }
+
+    fn command(&self, method: &str, path: &str, body: Option<&str>) -> Json {
+        self.call(method, &format!("/session/{}{path}", self.session), body)
+    }
+
+    fn go(&self, url: &str) {
+        self.command(
+            "POST",
+            "/url",
+            Some(&format!(r#"{{"url":{}}}"#, json_string(url))),
+        );
+    }
+
+    fn url(&self) -> String {
+        self.command("GET", "/url", None)
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    fn refresh(&self) {
+        self.command("POST", "/refresh", None);
+    }
+
+    fn back(&self) {
+        self.command("POST", "/back", None);
+    }
+
+    fn page_text(&self) -> String {
+        self.execute("return document.body ? document.body.innerText : ''")
+            .as_str()
+            .unwrap_or_default()
+            .replace('\u{a0}', " ")
+    }
+
+    fn execute(&self, script: &str) -> Json {
+        let body = format!(r#"{{"script":{},"args":[]}}"#, json_string(script));
+        self.command("POST", "/execute/sync", Some(&body))
+    }
+
+    fn find_all(&self, css: &str) -> Vec<String> {
+        let body = format!(r#"{{"using":"css selector","value":{}}}"#, json_string(css));
+        match self.command("POST", "/elements", Some(&body)) {
+            Json::Array(items) => items.iter().map(element_id).collect(),
+            other => panic!("elements: {other:?}"),
+        }
+    }
+
+    fn find(&self, css: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(first) = self.find_all(css).into_iter().next() {
+                return first;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no element {css}; page:\n{}",
+                self.page_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn find_link(&self, text: &str) -> String {
+        let body = format!(r#"{{"using":"link text","value":{}}}"#, json_string(text));
+        element_id(&self.command("POST", "/element", Some(&body)))
+    }
+
+    fn click(&self, element: &str) {
+        self.command("POST", &format!("/element/{element}/click"), None);
+    }
+
+    fn type_into(&self, element: &str, text: &str) {
+        let body = format!(r#"{{"text":{}}}"#, json_string(text));
+        self.command("POST", &format!("/element/{element}/value"), Some(&body));
+    }
+
+    fn cookies(&self) -> Vec<Json> {
+        match self.command("GET", "/cookie", None) {
+            Json::Array(cookies) => cookies,
+            other => panic!("cookies: {other:?}"),
+        }
+    }
+
+    fn window_handle(&self) -> String {
+        self.command("GET", "/window", None)
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    fn new_tab_at(&self, url: &str) {
+        let created = self.command("POST", "/window/new", Some(r#"{"type":"tab"}"#));
+        let handle = created
+            .get("handle")
+            .and_then(Json::as_str)
+            .unwrap()
+            .to_string();
+        self.switch_to(&handle);
+        self.go(url);
+    }
+
+    fn switch_to(&self, handle: &str) {
+        let body = format!(r#"{{"handle":{}}}"#, json_string(handle));
+        self.command("POST", "/window", Some(&body));
+    }
+
+    fn wait_for_url(&self, expected: &str) {
+        let deadline = Instant::now() + WAIT;
+        while self.url() != expected {
+            assert!(
+                Instant::now() < deadline,
+                "URL stayed {} (wanted {expected})",
+                self.url()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn wait_for_text(&self, text: &str) {
+        let deadline = Instant::now() + WAIT;
+        while !self.page_text().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "the page never said {text:?}; it says:\n{}",
+                self.page_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn screenshot(&self, path: &std::path::Path) {
+        let png = self.command("GET", "/screenshot", None);
+        let bytes = base64_decode(png.as_str().expect("base64 PNG"));
+        assert!(bytes.starts_with(b"\x89PNG"), "not a PNG");
+        std::fs::write(path, bytes).unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let session = std::mem::take(&mut self.session);
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.call("DELETE", &format!("/session/{session}"), None)
+            }));
+        }
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn element_id(value: &Json) -> String {
+    const KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+    value
+        .get(KEY)
+        .and_then(Json::as_str)
+        .unwrap_or_else(|| panic!("not an element: {value:?}"))
+        .to_string()
+}
+
+/// Just enough JSON for WebDriver's answers.
+#[derive(Debug, Clone, PartialEq)]
+enum Json {
+    Null,
+    Bool(bool),
+    Number(f64),
+    String(String),
+    Array(Vec<Json>),
+    Object(Vec<(String, Json)>),
+}
+
+impl Json {
+    fn parse(text: &str) -> Option<Json> {
+        let mut chars = text.trim().chars().peekable();
+        let value = parse_value(&mut chars)?;
+        Some(value)
+    }
+
+    fn get(&self, key: &str) -> Option<&Json> {
+        match self {
+            Json::Object(pairs) => pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::String(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+type Chars<'a> = std::iter::Peekable<std::str::Chars<'a>>;
+
+fn skip_space(chars: &mut Chars) {
+    while chars.peek().is_some_and(|c| c.is_whitespace()) {
+        chars.next();
+    }
+}
+
+fn parse_value(chars: &mut Chars) -> Option<Json> {
+    skip_space(chars);
+    match *chars.peek()? {
+        '{' => {
+            chars.next();
+            let mut pairs = Vec::new();
+            loop {
+                skip_space(chars);
+                if chars.peek() == Some(&'}') {
+                    chars.next();
+                    return Some(Json::Object(pairs));
+                }
+                let Json::String(key) = parse_value(chars)? else {
+                    return None;
+                };
+                skip_space(chars);
+                (chars.next()? == ':').then_some(())?;
+                pairs.push((key, parse_value(chars)?));
+                skip_space(chars);
+                if chars.peek() == Some(&',') {
+                    chars.next();
+                }
+            }
+        }
+        '[' => {
+            chars.next();
+            let mut items = Vec::new();
+            loop {
+                skip_space(chars);
+                if chars.peek() == Some(&']') {
+                    chars.next();
+                    return Some(Json::Array(items));
+                }
+                items.push(parse_value(chars)?);
+                skip_space(chars);
+                if chars.peek() == Some(&',') {
+                    chars.next();
+                }
+            }
+        }
+        '"' => {
+            chars.next();
+            let mut text = String::new();
+            loop {
+                match chars.next()? {
+                    '"' => return Some(Json::String(text)),
+                    '\\' => match chars.next()? {
+                        'n' => text.push('\n'),
+                        't' => text.push('\t'),
+                        'r' => text.push('\r'),
+                        'b' => text.push('\u{8}'),
+                        'f' => text.push('\u{c}'),
+                        'u' => {
+                            let hex: String = (0..4).filter_map(|_| chars.next()).collect();
+                            let unit = u32::from_str_radix(&hex, 16).ok()?;
+                            text.push(char::from_u32(unit).unwrap_or('\u{fffd}'));
+                        }
+                        other => text.push(other),
+                    },
+                    c => text.push(c),
+                }
+            }
+        }
+        't' | 'f' | 'n' => {
+            let word: String =
+                std::iter::from_fn(|| chars.next_if(|c| c.is_alphabetic())).collect();
+            match word.as_str() {
+                "true" => Some(Json::Bool(true)),
+                "false" => Some(Json::Bool(false)),
+                "null" => Some(Json::Null),
+                _ => None,
+            }
+        }
+        _ => {
+            let number: String =
+                std::iter::from_fn(|| chars.next_if(|c| "+-.eE0123456789".contains(*c))).collect();
+            number.parse().ok().map(Json::Number)
+        }
+    }
+}
+
+fn json_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let sextets: Vec<u8> = text.bytes().filter_map(value).collect();
+    let mut bytes = Vec::with_capacity(sextets.len() * 3 / 4);
+    for group in sextets.chunks(4) {
+        let mut buffer = 0u32;
+        for (i, sextet) in group.iter().enumerate() {
+            buffer |= u32::from(*sextet) << (18 - 6 * i);
+        }
+        let count = group.len() * 6 / 8;
+        for i in 0..count {
+            bytes.push((buffer >> (16 - 8 * i)) as u8);
+        }
+    }
+    bytes
+}
