@@ -68,7 +68,7 @@ fn a_browser_logs_in_reloads_logs_out_and_fills_a_cart() {
         .and_then(Json::as_str)
         .unwrap()
         .to_string();
-    assert_eq!(server.session_dir_entries(), [id.clone()]);
+    assert_eq!(server.session_dir_entries(), std::slice::from_ref(&id));
     assert!(server.session_file(&id).ends_with("\nname=David\n"));
 
     // 5. Log out: back on /login, the file gone, and Back shows no stale page.
