@@ -82,7 +82,13 @@ pub fn serve_connection(stream: TcpStream, app: &App) {
             return;
         }
         if close {
-            close_gracefully(conn.stream);
+            // A client that asked to close sends nothing more, so there is
+            // nothing to drain; anything already buffered must be drained.
+            if conn.buffer.is_empty() && !request.wants_keep_alive() {
+                let _ = conn.stream.shutdown(Shutdown::Write);
+            } else {
+                close_gracefully(conn.stream);
+            }
             return;
         }
     }
