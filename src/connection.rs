@@ -164,16 +164,12 @@ impl Connection {
         }
     }
 
-    /// Reads whatever the client has sent next into the buffer, waiting no
-    /// later than `deadline`.
-    pub fn receive_more(&mut self, deadline: Instant) -> std::io::Result<Received> {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
-            return Ok(Received::TimedOut);
-        }
-        // Timeouts are rounded up to whole milliseconds; setting one costs a
-        // system call, so skip it when it has not changed.
-        let timeout = Some(remaining.max(Duration::from_millis(1)));
+    /// Reads whatever the client has sent next into the buffer, waiting at
+    /// most `timeout`.
+    pub fn receive_more(&mut self, timeout: Duration) -> std::io::Result<Received> {
+        // Setting a timeout costs a system call: skip it when unchanged, as
+        // it is between keep-alive requests (always `idle_timeout`).
+        let timeout = Some(timeout.max(Duration::from_millis(1)));
         if timeout != self.read_timeout {
             self.stream.set_read_timeout(timeout)?;
             self.read_timeout = timeout;
@@ -197,6 +193,15 @@ impl Connection {
         }
     }
 
+    /// Like `receive_more`, for a wait that must end by `deadline`.
+    fn receive_until(&mut self, deadline: Instant) -> std::io::Result<Received> {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Ok(Received::TimedOut);
+        }
+        self.receive_more(remaining)
+    }
+
     /// Waits until the buffer holds a whole request head and returns its
     /// length in bytes (up to and including the empty line).
     ///
@@ -204,7 +209,6 @@ impl Connection {
     /// `limits.idle_timeout`; after it, the whole head must arrive within
     /// `limits.head_timeout`.
     pub fn read_head(&mut self, limits: &Limits) -> Result<usize, RequestError> {
-        let idle_deadline = Instant::now() + limits.idle_timeout;
         let mut head_deadline: Option<Instant> = None;
         loop {
             skip_empty_lines_before_request(&mut self.buffer);
@@ -220,7 +224,11 @@ impl Connection {
                 }
                 head_deadline.get_or_insert_with(|| Instant::now() + limits.head_timeout);
             }
-            match self.receive_more(head_deadline.unwrap_or(idle_deadline))? {
+            let received = match head_deadline {
+                None => self.receive_more(limits.idle_timeout)?,
+                Some(deadline) => self.receive_until(deadline)?,
+            };
+            match received {
                 Received::Bytes => {}
                 Received::Closed if self.buffer.is_empty() => return Err(RequestError::Closed),
                 Received::Closed => return Err(RequestError::ClosedMidHead),
@@ -270,7 +278,7 @@ impl Connection {
     }
 
     fn receive_or_fail(&mut self, deadline: Instant) -> Result<(), RequestError> {
-        match self.receive_more(deadline)? {
+        match self.receive_until(deadline)? {
             Received::Bytes => Ok(()),
             Received::Closed => Err(RequestError::ClosedMidBody),
             Received::TimedOut => Err(RequestError::BodyTimeout),

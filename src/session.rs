@@ -274,11 +274,12 @@ impl SessionStore {
             }
         };
         let now = SystemTime::now();
-        let last_used = file.metadata().and_then(|m| m.modified()).ok()?;
+        let metadata = file.metadata().ok()?;
+        let last_used = metadata.modified().ok()?;
         if secs_between(last_used, now) > self.settings.ttl_secs {
             return None;
         }
-        let data = match read_session_file(&mut file) {
+        let data = match read_session_file(&mut file, metadata.len()) {
             Ok(data) => data,
             Err(problem) => {
                 eprintln!("session {}: {problem}; treated as no session", id.as_str());
@@ -410,7 +411,10 @@ impl SessionStore {
     /// corrupt file expires) or by age (from its `created=` line).
     fn is_expired(&self, id: &SessionId) -> bool {
         let path = self.path_of(id);
-        let Ok(last_used) = fs::symlink_metadata(&path).and_then(|m| m.modified()) else {
+        let Ok(metadata) = fs::symlink_metadata(&path) else {
+            return false;
+        };
+        let Ok(last_used) = metadata.modified() else {
             return false;
         };
         let now = SystemTime::now();
@@ -420,7 +424,7 @@ impl SessionStore {
         let Ok(mut file) = open_without_following_links(&path) else {
             return false;
         };
-        match read_session_file(&mut file) {
+        match read_session_file(&mut file, metadata.len()) {
             Ok(data) => {
                 unix_secs(now).saturating_sub(data.created_secs) > self.settings.lifetime_secs
             }
@@ -429,14 +433,16 @@ impl SessionStore {
     }
 }
 
-fn read_session_file(file: &mut File) -> Result<SessionData, CorruptSession> {
-    let mut text = String::new();
-    file.take(MAX_FILE_BYTES + 1)
-        .read_to_string(&mut text)
-        .map_err(|_| CorruptSession("it cannot be read as UTF-8 text"))?;
-    if text.len() as u64 > MAX_FILE_BYTES {
+/// Reads the whole file in one `read`: its size is known from `fstat`, and
+/// it never changes in place (every write is a new file renamed over it).
+fn read_session_file(file: &mut File, size: u64) -> Result<SessionData, CorruptSession> {
+    if size > MAX_FILE_BYTES {
         return Err(CorruptSession("it is too large"));
     }
+    let mut bytes = vec![0; size as usize];
+    file.read_exact(&mut bytes)
+        .map_err(|_| CorruptSession("it cannot be read"))?;
+    let text = String::from_utf8(bytes).map_err(|_| CorruptSession("it is not UTF-8 text"))?;
     SessionData::from_file_text(&text)
 }
 
