@@ -140,7 +140,7 @@ fn run_client(server: &TestServer, client_number: u64, deadline: Instant) -> Tal
         tally.requests += 1;
         assert!(!server.session_path(&id).exists());
         // Now and then a new connection, as browsers do.
-        if round % 4 == 0 {
+        if round.is_multiple_of(4) {
             client = Client::connect(server.addr);
         }
     }
