@@ -287,7 +287,9 @@ fn read_form(request: &Request) -> Result<Vec<(String, String)>, Response> {
             return Err(Response::error(415, &reason));
         }
     }
-    form::parse_form(&request.body).map_err(|error| Response::error(400, &format!("{error}.")))
+    request
+        .form()
+        .map_err(|error| Response::error(400, &format!("{error}.")))
 }
 
 fn session_error_page(error: &SessionError) -> Response {

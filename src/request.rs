@@ -418,6 +418,11 @@ impl Request {
         cookie::values_named(self.headers_named("cookie"), name)
     }
 
+    /// The body decoded as a form (`name=David&x=1`), in order.
+    pub fn form(&self) -> Result<Vec<(String, String)>, form::FormError> {
+        form::parse_form(&self.body)
+    }
+
     /// RFC 9112 §9.3: HTTP/1.1 stays open unless `Connection: close`;
     /// HTTP/1.0 closes unless `Connection: keep-alive`.
     pub fn wants_keep_alive(&self) -> bool {
