@@ -75,16 +75,17 @@ pub fn serve_connection(stream: TcpStream, app: &App) {
             }
         };
         let response = handle_request(&request, app);
-        let close = !request.wants_keep_alive() || response.close;
-        let bytes = response.to_bytes(request.method == "HEAD", connection_header(&request, close));
+        let keep_alive = request.wants_keep_alive();
+        let head_only = request.method == "HEAD";
+        let bytes = response.to_bytes(head_only, connection_header(&request, keep_alive));
         log::exchange(app.log_mode, &peer, &request, &response, &bytes);
         if conn.stream.write_all(&bytes).is_err() {
             return;
         }
-        if close {
-            // A client that asked to close sends nothing more, so there is
-            // nothing to drain; anything already buffered must be drained.
-            if conn.buffer.is_empty() && !request.wants_keep_alive() {
+        if !keep_alive {
+            // A client that asked to close sends nothing more, so usually
+            // there is nothing to drain; bytes it sent anyway must be.
+            if conn.buffer.is_empty() {
                 let _ = conn.stream.shutdown(Shutdown::Write);
             } else {
                 close_gracefully(conn.stream);
@@ -108,8 +109,8 @@ fn handle_request(request: &Request, app: &App) -> Response {
 
 /// The `Connection` header the answer needs, if any. HTTP/1.1 stays open
 /// unless told; HTTP/1.0 must be told it may stay open.
-fn connection_header(request: &Request, close: bool) -> Option<&'static str> {
-    if close {
+fn connection_header(request: &Request, keep_alive: bool) -> Option<&'static str> {
+    if !keep_alive {
         Some("close")
     } else if request.version == request::Version::Http10 {
         Some("keep-alive")

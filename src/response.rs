@@ -26,8 +26,6 @@ pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
-    /// Close the connection after this answer, whatever the client asked.
-    pub close: bool,
 }
 
 pub const HTML: &str = "text/html; charset=utf-8";
@@ -39,7 +37,6 @@ impl Response {
             status,
             headers: vec![("Content-Type".to_string(), HTML.to_string())],
             body: html.into_bytes(),
-            close: false,
         }
     }
 
@@ -49,7 +46,6 @@ impl Response {
             status: 200,
             headers: vec![("Content-Type".to_string(), content_type.to_string())],
             body: bytes,
-            close: false,
         }
     }
 
@@ -69,7 +65,6 @@ impl Response {
             status,
             headers: vec![("Location".to_string(), location.to_string())],
             body: Vec::new(),
-            close: false,
         }
     }
 
