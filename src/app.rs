@@ -93,19 +93,20 @@ impl App {
         Ok(())
     }
 
-    /// The visitor's live session, from the `session` cookie. An id that is
-    /// not 32 lowercase hex digits is skipped before any file is touched.
+    /// The visitor's live session, from the `session` cookie.
     fn current_session(&self, request: &Request) -> Option<(SessionId, SessionData)> {
-        for value in request.cookie_values(SESSION_COOKIE) {
-            let Some(id) = SessionId::parse(value) else {
-                continue;
-            };
-            if let Some(data) = self.sessions.load(&id) {
-                return Some((id, data));
-            }
-        }
-        None
+        session_ids(request).find_map(|id| self.sessions.load(&id).map(|data| (id, data)))
     }
+}
+
+/// The well-formed ids among the request's `session` cookies. A value that
+/// is not 32 lowercase hex digits is dropped here, before any file is
+/// touched; whether a session exists for an id is for `SessionStore::load`.
+fn session_ids(request: &Request) -> impl Iterator<Item = SessionId> + '_ {
+    request
+        .cookie_values(SESSION_COOKIE)
+        .into_iter()
+        .filter_map(SessionId::parse)
 }
 
 /// `GET /`: the name in the session, or off to the login form.
@@ -181,11 +182,7 @@ pub fn check_name(name: &str) -> Result<(), String> {
 
 /// `GET` or `POST /logout`: delete the session file and expire the cookie.
 pub fn logout(request: &Request, app: &App) -> Response {
-    let cookie_values = request.cookie_values(SESSION_COOKIE);
-    for id in cookie_values
-        .iter()
-        .filter_map(|value| SessionId::parse(value))
-    {
+    for id in session_ids(request) {
         let lock = app.sessions.lock(&id);
         app.sessions.destroy(&lock);
     }
@@ -194,7 +191,7 @@ pub fn logout(request: &Request, app: &App) -> Response {
         _ => Response::found("/"),
     };
     // Only a browser that holds a session cookie is told to forget it.
-    if !cookie_values.is_empty() {
+    if !request.cookie_values(SESSION_COOKIE).is_empty() {
         response = response.with_header("Set-Cookie", &cookie::expire_session_cookie());
     }
     response.private()
@@ -222,11 +219,11 @@ pub fn add_to_cart(request: &Request, app: &App) -> Response {
         return Response::error(400, &reason);
     };
 
-    if let Some((id, _)) = app.current_session(request) {
+    for id in session_ids(request) {
         // Read-modify-write under the session's lock: a parallel add waits
-        // here, then reads the cart this one wrote.
+        // here, then reads the cart this one wrote; after a parallel logout
+        // there is nothing to load, and nothing is written back.
         let lock = app.sessions.lock(&id);
-        // Loaded again under the lock: a logout in between means no session.
         if let Some(mut data) = app.sessions.load(&id) {
             if let Err(response) = add_item(&mut data, item.id) {
                 return response;
@@ -238,6 +235,7 @@ pub fn add_to_cart(request: &Request, app: &App) -> Response {
         }
     }
 
+    // No live session: this add starts one.
     let mut data = SessionData::new(session::unix_secs(SystemTime::now()));
     if let Err(response) = add_item(&mut data, item.id) {
         return response;
