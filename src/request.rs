@@ -252,13 +252,12 @@ fn decode_target_path(target: &str) -> Result<String, RequestError> {
         .map_err(|_| RequestError::Malformed("the path is not UTF-8 once decoded".to_string()))
 }
 
-/// RFC 9112 §3.2: an HTTP/1.1 request carries exactly one Host header.
+/// RFC 9112 §3.2: an HTTP/1.1 request carries exactly one Host header
+/// (HTTP/1.0 predates it, so there it may be missing).
 fn check_host(request: &Request) -> Result<(), RequestError> {
-    let hosts = request.headers_named("host").count();
-    match (request.version, hosts) {
-        (_, 0) if request.version == Version::Http10 => Ok(()),
-        (_, 1) => Ok(()),
-        (_, 0) => Err(RequestError::Malformed(
+    match (request.headers_named("host").count(), request.version) {
+        (1, _) | (0, Version::Http10) => Ok(()),
+        (0, Version::Http11) => Err(RequestError::Malformed(
             "an HTTP/1.1 request needs a Host header".to_string(),
         )),
         _ => Err(RequestError::Malformed(
