@@ -24,7 +24,9 @@ use crate::log::LogMode;
 use crate::request::Request;
 use crate::response::Response;
 use crate::server::StartError;
-use crate::session::{self, SessionData, SessionError, SessionId, SessionSettings, SessionStore};
+use crate::session::{
+    self, SessionData, SessionError, SessionId, SessionLock, SessionSettings, SessionStore,
+};
 use crate::template::{TemplateError, Templates, Value, escape_html};
 
 /// Everything the handlers need, loaded once at start.
@@ -93,9 +95,19 @@ impl App {
         Ok(())
     }
 
-    /// The visitor's live session, from the `session` cookie.
+    /// The visitor's live session, from the `session` cookie, for reading.
     fn current_session(&self, request: &Request) -> Option<(SessionId, SessionData)> {
         session_ids(request).find_map(|id| self.sessions.load(&id).map(|data| (id, data)))
+    }
+
+    /// The visitor's live session, loaded under its lock, for changing it.
+    /// Until the lock is dropped no other request can change or delete it,
+    /// and a session deleted before the lock was taken is simply not found.
+    fn locked_session(&self, request: &Request) -> Option<(SessionLock<'_>, SessionData)> {
+        session_ids(request).find_map(|id| {
+            let lock = self.sessions.lock(&id);
+            self.sessions.load(&id).map(|data| (lock, data))
+        })
     }
 }
 
@@ -138,9 +150,11 @@ pub fn login(request: &Request, app: &App) -> Response {
 
     // Always a fresh id, so an id someone knew before login (planted in the
     // victim's browser, say) is worthless after it. What the old session
-    // held besides the name (the cart) moves to the new one.
+    // held besides the name (the cart) moves to the new one; its lock is
+    // held until it is deleted, so a parallel add to it is either copied
+    // here or, coming later, finds no session.
     let mut data = SessionData::new(session::unix_secs(SystemTime::now()));
-    let old_session = app.current_session(request);
+    let old_session = app.locked_session(request);
     if let Some((_, old)) = &old_session {
         for (key, value) in old.values() {
             data.set(key, value);
@@ -151,9 +165,8 @@ pub fn login(request: &Request, app: &App) -> Response {
         Ok(id) => id,
         Err(error) => return session_error_page(&error),
     };
-    if let Some((old_id, _)) = old_session {
-        let lock = app.sessions.lock(&old_id);
-        app.sessions.destroy(&lock);
+    if let Some((old_lock, _)) = old_session {
+        app.sessions.destroy(&old_lock);
     }
     Response::see_other("/")
         .with_header("Set-Cookie", &cookie::set_session_cookie(new_id.as_str()))
@@ -219,20 +232,17 @@ pub fn add_to_cart(request: &Request, app: &App) -> Response {
         return Response::error(400, &reason);
     };
 
-    for id in session_ids(request) {
-        // Read-modify-write under the session's lock: a parallel add waits
-        // here, then reads the cart this one wrote; after a parallel logout
-        // there is nothing to load, and nothing is written back.
-        let lock = app.sessions.lock(&id);
-        if let Some(mut data) = app.sessions.load(&id) {
-            if let Err(response) = add_item(&mut data, item.id) {
-                return response;
-            }
-            return match app.sessions.save(&lock, &data) {
-                Ok(()) => Response::see_other("/cart").private(),
-                Err(error) => session_error_page(&error),
-            };
+    // Read-modify-write under the session's lock: a parallel add waits for
+    // it, then reads the cart this one wrote; after a parallel logout there
+    // is nothing to load, and nothing is written back.
+    if let Some((lock, mut data)) = app.locked_session(request) {
+        if let Err(response) = add_item(&mut data, item.id) {
+            return response;
         }
+        return match app.sessions.save(&lock, &data) {
+            Ok(()) => Response::see_other("/cart").private(),
+            Err(error) => session_error_page(&error),
+        };
     }
 
     // No live session: this add starts one.

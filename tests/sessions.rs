@@ -593,3 +593,42 @@ fn a_session_page_request_on_a_kept_alive_connection_sees_logout() {
     assert_ne!(new_id, id);
     assert!(!server.session_path(&id).exists());
 }
+
+#[test]
+fn adds_racing_a_login_are_all_kept() {
+    let server = TestServer::start();
+    for _round in 0..5 {
+        let cart = server.post_form("/cart", "id=1", None);
+        let before = cart.session_cookie().unwrap();
+        // Twenty adds to the old session, and a login from it, at once.
+        // An add that found the old session (no Set-Cookie) must be in the
+        // logged-in cart; one that came after the login started a session
+        // of its own (with Set-Cookie).
+        let (login_id, kept_adds) = std::thread::scope(|scope| {
+            let adds: Vec<_> = (0..20)
+                .map(|_| {
+                    let (server, before) = (&server, &before);
+                    scope.spawn(move || {
+                        let reply = server.post_form("/cart", "id=2", Some(&cookie(before)));
+                        assert_eq!(reply.status(), 303, "{reply}");
+                        reply.header("Set-Cookie").is_none()
+                    })
+                })
+                .collect();
+            let login = server.post_form("/login", "name=David", Some(&cookie(&before)));
+            let login_id = login.session_cookie().expect("login sets a cookie");
+            let kept = adds.into_iter().map(|a| a.join().unwrap()).filter(|&kept| kept).count();
+            (login_id, kept)
+        });
+        let file = server.session_file(&login_id);
+        let cart = file.lines().find_map(|l| l.strip_prefix("cart=")).unwrap();
+        let twos = cart.split(',').filter(|i| *i == "2").count();
+        assert_eq!(twos, kept_adds, "an add the old session took is missing: {file}");
+        assert!(!server.session_path(&before).exists());
+        let own_sessions = server.session_dir_entries().len() - 1;
+        assert_eq!(own_sessions, 20 - kept_adds, "every later add has its own session");
+        for id in server.session_dir_entries() {
+            server.get("/logout", Some(&cookie(&id)));
+        }
+    }
+}
