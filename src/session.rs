@@ -253,10 +253,6 @@ impl SessionStore {
         })
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.settings.dir
-    }
-
     fn path_of(&self, id: &SessionId) -> PathBuf {
         self.settings.dir.join(id.as_str())
     }
