@@ -172,41 +172,38 @@ fn catch<T>(case: usize, bytes: &[u8], check: impl FnOnce() -> T) -> T {
     }
 }
 
+/// 150,000 mutants of `seeds`, each through `check`.
+fn run_mutants(generator_seed: u64, seeds: &[&[u8]], check: fn(&[u8])) {
+    let mut rng = Rng(generator_seed);
+    for case in 0..150_000 {
+        let bytes = mutated(&mut rng, seeds[case % seeds.len()]);
+        catch(case, &bytes, || check(&bytes));
+    }
+}
+
 #[test]
 fn the_cookie_parser_survives_every_mutant() {
-    let mut rng = Rng(0x5eed_0002);
     let seeds: &[&[u8]] = &[
         b"lang=en; session=0123456789abcdef0123456789abcdef; theme=\"dark\"",
         b"session=abc",
         b"  a=1 ;\tsession = x ;b",
     ];
-    for case in 0..150_000 {
-        let bytes = mutated(&mut rng, seeds[case % seeds.len()]);
-        catch(case, &bytes, || checks::cookie_header(&bytes));
-    }
+    run_mutants(0x5eed_0002, seeds, checks::cookie_header);
 }
 
 #[test]
 fn the_form_decoder_survives_every_mutant() {
-    let mut rng = Rng(0x5eed_0003);
     let seeds: &[&[u8]] = &[b"name=David+Ann&x=%C3%A9", b"id=3", b"a=1&&b=%26&c"];
-    for case in 0..150_000 {
-        let bytes = mutated(&mut rng, seeds[case % seeds.len()]);
-        catch(case, &bytes, || checks::form_body(&bytes));
-    }
+    run_mutants(0x5eed_0003, seeds, checks::form_body);
 }
 
 #[test]
 fn the_session_file_decoder_survives_every_mutant_and_round_trips() {
-    let mut rng = Rng(0x5eed_0004);
     let seeds: &[&[u8]] = &[
         b"created=1795812495\nname=David\n",
         b"created=1\nname=a%3Db%25c%0A\ncart=1,2,2\n",
     ];
-    for case in 0..150_000 {
-        let bytes = mutated(&mut rng, seeds[case % seeds.len()]);
-        catch(case, &bytes, || checks::session_file(&bytes));
-    }
+    run_mutants(0x5eed_0004, seeds, checks::session_file);
 }
 
 #[test]

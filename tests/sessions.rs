@@ -617,18 +617,56 @@ fn adds_racing_a_login_are_all_kept() {
                 .collect();
             let login = server.post_form("/login", "name=David", Some(&cookie(&before)));
             let login_id = login.session_cookie().expect("login sets a cookie");
-            let kept = adds.into_iter().map(|a| a.join().unwrap()).filter(|&kept| kept).count();
+            let kept = adds
+                .into_iter()
+                .map(|a| a.join().unwrap())
+                .filter(|&kept| kept)
+                .count();
             (login_id, kept)
         });
         let file = server.session_file(&login_id);
         let cart = file.lines().find_map(|l| l.strip_prefix("cart=")).unwrap();
         let twos = cart.split(',').filter(|i| *i == "2").count();
-        assert_eq!(twos, kept_adds, "an add the old session took is missing: {file}");
+        assert_eq!(
+            twos, kept_adds,
+            "an add the old session took is missing: {file}"
+        );
         assert!(!server.session_path(&before).exists());
         let own_sessions = server.session_dir_entries().len() - 1;
-        assert_eq!(own_sessions, 20 - kept_adds, "every later add has its own session");
+        assert_eq!(
+            own_sessions,
+            20 - kept_adds,
+            "every later add has its own session"
+        );
         for id in server.session_dir_entries() {
             server.get("/logout", Some(&cookie(&id)));
         }
     }
+}
+
+#[test]
+fn a_full_cart_refuses_more_with_a_reason() {
+    let server = TestServer::start();
+    let id = server
+        .post_form("/cart", "id=1", None)
+        .session_cookie()
+        .unwrap();
+    let mut client = server.connect();
+    for _ in 1..1000 {
+        client.send(&post_form_request("/cart", "id=1", Some(&cookie(&id))));
+        assert_eq!(client.read_reply().status(), 303);
+    }
+    client.send(&post_form_request("/cart", "id=2", Some(&cookie(&id))));
+    let full = client.read_reply();
+    assert_eq!(full.status_line, "HTTP/1.1 400 Bad Request", "{full}");
+    assert!(
+        full.body_text()
+            .contains("The cart is full: it holds at most 1000 items.")
+    );
+    let file = server.session_file(&id);
+    assert_eq!(
+        file.matches(',').count(),
+        999,
+        "nothing past the cap was stored"
+    );
 }
