@@ -175,17 +175,13 @@ impl Connection {
             self.stream.set_read_timeout(timeout)?;
             self.read_timeout = timeout;
         }
-        let start = self.buffer.len();
-        self.buffer.resize(start + 4096, 0);
-        let result = self.stream.read(&mut self.buffer[start..]);
-        let received = match &result {
-            Ok(n) => *n,
-            Err(_) => 0,
-        };
-        self.buffer.truncate(start + received);
-        match result {
+        let mut chunk = [0u8; 4096];
+        match self.stream.read(&mut chunk) {
             Ok(0) => Ok(Received::Closed),
-            Ok(_) => Ok(Received::Bytes),
+            Ok(n) => {
+                self.buffer.extend_from_slice(&chunk[..n]);
+                Ok(Received::Bytes)
+            }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 Ok(Received::TimedOut)
             }
