@@ -81,7 +81,7 @@ pub fn summary_line(peer: &str, request: &Request, response: &Response) -> Strin
     let sent: Vec<String> = request
         .cookie_values(SESSION_COOKIE)
         .iter()
-        .map(|value| format!("{SESSION_COOKIE}={}", printable(value)))
+        .map(|value| format!("{SESSION_COOKIE}={}", printable(value, 64)))
         .collect();
     let set: Vec<&str> = response
         .headers
@@ -102,11 +102,11 @@ fn list_or_dash(list: &str) -> &str {
     if list.is_empty() { "-" } else { list }
 }
 
-/// A client's cookie value may hold anything; a log line must stay one line.
-fn printable(value: &str) -> String {
-    value
-        .chars()
-        .take(64)
+/// What a client sent may hold anything; a log line must stay one line, so
+/// control characters become `?` and long values are cut.
+fn printable(text: &str, max_chars: usize) -> String {
+    text.chars()
+        .take(max_chars)
         .map(|c| if c.is_control() { '?' } else { c })
         .collect()
 }
@@ -118,9 +118,10 @@ fn trace_head(direction: char, bytes: &[u8]) -> String {
     let highlight = std::io::stdout().is_terminal();
     let mut text = String::new();
     for line in head.split("\r\n").filter(|line| !line.is_empty()) {
-        let is_cookie = line.to_ascii_lowercase().starts_with("cookie:")
-            || line.to_ascii_lowercase().starts_with("set-cookie:");
-        let line = printable_line(line);
+        let name = line.split(':').next().unwrap_or_default();
+        let is_cookie =
+            name.eq_ignore_ascii_case("cookie") || name.eq_ignore_ascii_case("set-cookie");
+        let line = printable(line, usize::MAX);
         if is_cookie && highlight {
             // Bold yellow: the hand stamp going back and forth.
             text.push_str(&format!("{direction} \x1b[1;33m{line}\x1b[0m\n"));
@@ -130,12 +131,6 @@ fn trace_head(direction: char, bytes: &[u8]) -> String {
     }
     text.push_str(&format!("{direction}\n"));
     text
-}
-
-fn printable_line(line: &str) -> String {
-    line.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
 }
 
 /// One `write` of all the lines, so two threads' logs never interleave.
