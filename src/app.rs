@@ -23,11 +23,27 @@ use crate::form;
 use crate::log::LogMode;
 use crate::request::Request;
 use crate::response::Response;
-use crate::server::StartError;
 use crate::session::{
     self, SessionData, SessionError, SessionId, SessionLock, SessionSettings, SessionStore,
 };
 use crate::template::{TemplateError, Templates, Value, escape_html};
+
+/// What can stop the app from loading. Each message says what to do;
+/// server.rs adds the errors of binding the socket.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(
+        "cannot use '{path}' for session files: {source}; create that folder or pass --sessions DIR"
+    )]
+    SessionsNotWritable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read '{path}': {problem}; is --www pointing at handstamp's www folder?")]
+    Www { path: PathBuf, problem: String },
+    #[error("a page template does not fit the code: {0}")]
+    Template(String),
+}
 
 /// Everything the handlers need, loaded once at start.
 pub struct App {
@@ -56,8 +72,8 @@ impl App {
         www_dir: &Path,
         settings: SessionSettings,
         log_mode: LogMode,
-    ) -> Result<App, StartError> {
-        let www_error = |path: PathBuf, problem: String| StartError::Www { path, problem };
+    ) -> Result<App, LoadError> {
+        let www_error = |path: PathBuf, problem: String| LoadError::Www { path, problem };
         let templates_dir = www_dir.join("templates");
         let templates =
             Templates::load(&templates_dir).map_err(|problem| www_error(templates_dir, problem))?;
@@ -69,7 +85,7 @@ impl App {
             .map_err(|e| www_error(static_dir, e.to_string()))?;
         let sessions_dir = settings.dir.clone();
         let sessions =
-            SessionStore::open(settings).map_err(|source| StartError::SessionsNotWritable {
+            SessionStore::open(settings).map_err(|source| LoadError::SessionsNotWritable {
                 path: sessions_dir,
                 source,
             })?;
@@ -83,7 +99,7 @@ impl App {
         // Fill every page once now, so a template that does not fit the
         // code is reported at start, not on some later request.
         app.check_pages()
-            .map_err(|error| StartError::Template(error.to_string()))?;
+            .map_err(|error| LoadError::Template(error.to_string()))?;
         Ok(app)
     }
 
@@ -125,8 +141,8 @@ fn session_ids(request: &Request) -> impl Iterator<Item = SessionId> + '_ {
 pub fn index(request: &Request, app: &App) -> Response {
     let session = app.current_session(request);
     match session.as_ref().and_then(|(_, data)| data.get("name")) {
-        Some(name) => page_or_500(200, index_page(app, name)).private(),
-        None => Response::found("/login").private(),
+        Some(name) => page_or_500(200, index_page(app, name)).no_store_vary_cookie(),
+        None => Response::found("/login").no_store_vary_cookie(),
     }
 }
 
@@ -170,7 +186,7 @@ pub fn login(request: &Request, app: &App) -> Response {
     }
     Response::see_other("/")
         .with_header("Set-Cookie", &cookie::set_session_cookie(new_id.as_str()))
-        .private()
+        .no_store_vary_cookie()
 }
 
 /// A name is 1 to 100 characters, after trimming, with no control
@@ -207,7 +223,7 @@ pub fn logout(request: &Request, app: &App) -> Response {
     if !request.cookie_values(SESSION_COOKIE).is_empty() {
         response = response.with_header("Set-Cookie", &cookie::expire_session_cookie());
     }
-    response.private()
+    response.no_store_vary_cookie()
 }
 
 /// `GET /store`: the items, each with an "Add to cart" form.
@@ -240,7 +256,7 @@ pub fn add_to_cart(request: &Request, app: &App) -> Response {
             return response;
         }
         return match app.sessions.save(&lock, &data) {
-            Ok(()) => Response::see_other("/cart").private(),
+            Ok(()) => Response::see_other("/cart").no_store_vary_cookie(),
             Err(error) => session_error_page(&error),
         };
     }
@@ -253,7 +269,7 @@ pub fn add_to_cart(request: &Request, app: &App) -> Response {
     match app.sessions.create(&data) {
         Ok(id) => Response::see_other("/cart")
             .with_header("Set-Cookie", &cookie::set_session_cookie(id.as_str()))
-            .private(),
+            .no_store_vary_cookie(),
         Err(error) => session_error_page(&error),
     }
 }
@@ -281,7 +297,7 @@ pub fn cart(request: &Request, app: &App) -> Response {
         .as_ref()
         .and_then(|(_, data)| data.get("cart"))
         .unwrap_or_default();
-    page_or_500(200, cart_page(app, cart)).private()
+    page_or_500(200, cart_page(app, cart)).no_store_vary_cookie()
 }
 
 /// The fields of a form body. A body of another type is refused with 415;

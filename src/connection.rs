@@ -2,8 +2,10 @@
 //!
 //! TCP delivers a stream of bytes, not messages. A request head may arrive
 //! in pieces (`GET / HT` … `TP/1.1\r\nHost: a\r\n\r\n`), or two requests may
-//! arrive in one read (pipelining). So bytes go into a buffer, and a request
-//! head is complete when the buffer holds an empty line:
+//! arrive in one read: a client may send its next request before the answer
+//! to the previous one has come back, which is called pipelining. So bytes
+//! go into a buffer, and a request head is complete when the buffer holds
+//! an empty line:
 //!
 //! ```text
 //! GET / HTTP/1.1\r\n
@@ -13,10 +15,21 @@
 //!                              the next request
 //! ```
 //!
+//! This file is the only one that reads the socket. It asks request.rs
+//! whether the buffer holds a whole head yet and what it says, asks body.rs
+//! to take the body off the buffer, and reads more bytes whenever either
+//! answers "need more". Then it routes the request, writes the answer, and
+//! logs it.
+//!
 //! After each answer the connection stays open for the next request
 //! (keep-alive), unless the client asked to close (`Connection: close`, or
 //! HTTP/1.0 without `Connection: keep-alive`) or the request was malformed,
 //! in which case nobody can tell where the next request would start.
+//!
+//! Nagle's delay: by default TCP holds back a small packet while an earlier
+//! one is unacknowledged, hoping to merge them; with a request and an
+//! answer going back and forth, that wait (up to 40 ms) is pure latency,
+//! so it is switched off (`set_nodelay`).
 //! Rules: RFC 9112 §2 (message format) and §9 (connections).
 
 use std::io::{ErrorKind, Read, Write};
@@ -25,8 +38,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
 use crate::app::App;
+use crate::body::BodyDecoder;
 use crate::log;
-use crate::request::{self, Limits, Request, RequestError};
+use crate::request::{self, BodyFraming, Limits, Request, RequestError};
 use crate::response::Response;
 use crate::router;
 
@@ -59,15 +73,15 @@ pub fn serve_connection(stream: TcpStream, app: &App) {
         Ok(peer) => peer.to_string(),
         Err(_) => return, // already gone
     };
-    // Each answer is written with one write_all; Nagle's delay would only
-    // hold back the last packet of it.
+    // Each answer is written with one write_all; Nagle's delay (above)
+    // would only hold back the last packet of it.
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
     let mut conn = Connection::new(stream);
     let limits = Limits::default();
 
     loop {
-        let request = match request::read_request(&mut conn, &limits) {
+        let request = match read_request(&mut conn, &limits) {
             Ok(request) => request,
             Err(error) => {
                 answer_request_error(conn, &error, &peer, app);
@@ -93,6 +107,25 @@ pub fn serve_connection(stream: TcpStream, app: &App) {
             return;
         }
     }
+}
+
+/// Reads the next request from the connection: the head, then the body.
+/// request.rs parses and body.rs decodes; this function does the reading.
+pub fn read_request(conn: &mut Connection, limits: &Limits) -> Result<Request, RequestError> {
+    let head_len = conn.read_head(limits)?;
+    let raw_head: Vec<u8> = conn.buffer.drain(..head_len).collect();
+    let mut request = request::parse_head(&raw_head)?;
+    request.raw_head = raw_head;
+
+    let framing = request::body_framing(&request, limits)?;
+    if framing != BodyFraming::None && request::expects_continue(&request)? {
+        // The client waits for this before sending the body: the head
+        // passed every check, so the body is welcome.
+        conn.stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+    }
+    let mut decoder = BodyDecoder::new(framing, limits.max_body_bytes);
+    request.body = conn.read_body(&mut decoder, Instant::now() + limits.body_timeout)?;
+    Ok(request)
 }
 
 /// Routes the request; a panic anywhere below becomes a 500 for this
@@ -203,23 +236,31 @@ impl Connection {
     /// length in bytes (up to and including the empty line).
     ///
     /// Before the first byte the client may be idle up to
-    /// `limits.idle_timeout`; after it, the whole head must arrive within
-    /// `limits.head_timeout`.
+    /// `limits.idle_timeout`; from the first byte on (a blank line counts:
+    /// a client trickling `\r\n` is sending, not idle), the whole head must
+    /// arrive within `limits.head_timeout`.
     pub fn read_head(&mut self, limits: &Limits) -> Result<usize, RequestError> {
         let mut head_deadline: Option<Instant> = None;
         loop {
-            skip_empty_lines_before_request(&mut self.buffer);
             if !self.buffer.is_empty() {
-                if let Some(head_len) = find_head_end(&self.buffer) {
-                    if head_len > limits.max_head_bytes {
-                        return Err(RequestError::HeadTooLarge(limits.max_head_bytes));
-                    }
-                    return Ok(head_len);
-                }
-                if self.buffer.len() > limits.max_head_bytes {
-                    return Err(RequestError::HeadTooLarge(limits.max_head_bytes));
-                }
                 head_deadline.get_or_insert_with(|| Instant::now() + limits.head_timeout);
+            }
+            let blank = request::leading_empty_lines(&self.buffer);
+            self.buffer.drain(..blank);
+            if let Some(head_len) = request::find_head_end(&self.buffer) {
+                if head_len > limits.max_head_bytes {
+                    return Err(request::oversized_head_error(
+                        &self.buffer,
+                        limits.max_head_bytes,
+                    ));
+                }
+                return Ok(head_len);
+            }
+            if self.buffer.len() > limits.max_head_bytes {
+                return Err(request::oversized_head_error(
+                    &self.buffer,
+                    limits.max_head_bytes,
+                ));
             }
             let received = match head_deadline {
                 None => self.receive_more(limits.idle_timeout)?,
@@ -227,6 +268,7 @@ impl Connection {
             };
             match received {
                 Received::Bytes => {}
+                Received::Closed if head_deadline.is_none() => return Err(RequestError::Closed),
                 Received::Closed if self.buffer.is_empty() => return Err(RequestError::Closed),
                 Received::Closed => return Err(RequestError::ClosedMidHead),
                 Received::TimedOut if head_deadline.is_none() => return Err(RequestError::Closed),
@@ -237,76 +279,22 @@ impl Connection {
         }
     }
 
-    /// Takes exactly `count` bytes of body from the connection, reading
-    /// more as needed until `deadline`.
-    pub fn take_bytes(&mut self, count: usize, deadline: Instant) -> Result<Vec<u8>, RequestError> {
-        while self.buffer.len() < count {
-            self.receive_or_fail(deadline)?;
-        }
-        Ok(self.buffer.drain(..count).collect())
-    }
-
-    /// Takes one line ending in CRLF (returned without it), for chunk sizes
-    /// and trailers. A line longer than `max_line_bytes` is refused.
-    pub fn take_line(
+    /// Feeds received bytes to the body decoder until it has the whole
+    /// body, reading more from the socket as it asks, until `deadline`.
+    pub fn read_body(
         &mut self,
-        max_line_bytes: usize,
+        decoder: &mut BodyDecoder,
         deadline: Instant,
     ) -> Result<Vec<u8>, RequestError> {
-        let mut searched = 0;
         loop {
-            if let Some(offset) = self.buffer[searched..].iter().position(|&b| b == b'\n') {
-                let newline = searched + offset;
-                if newline == 0 || self.buffer[newline - 1] != b'\r' {
-                    return Err(RequestError::BadBody("a chunk line ends in a bare LF"));
-                }
-                let line: Vec<u8> = self.buffer[..newline - 1].to_vec();
-                self.buffer.drain(..=newline);
-                return Ok(line);
+            if let Some(body) = decoder.decode(&mut self.buffer)? {
+                return Ok(body);
             }
-            if self.buffer.len() > max_line_bytes {
-                return Err(RequestError::BadBody(
-                    "a chunk-size or trailer line is too long",
-                ));
+            match self.receive_until(deadline)? {
+                Received::Bytes => {}
+                Received::Closed => return Err(RequestError::ClosedMidBody),
+                Received::TimedOut => return Err(RequestError::BodyTimeout),
             }
-            searched = self.buffer.len();
-            self.receive_or_fail(deadline)?;
         }
     }
-
-    fn receive_or_fail(&mut self, deadline: Instant) -> Result<(), RequestError> {
-        match self.receive_until(deadline)? {
-            Received::Bytes => Ok(()),
-            Received::Closed => Err(RequestError::ClosedMidBody),
-            Received::TimedOut => Err(RequestError::BodyTimeout),
-        }
-    }
-}
-
-/// RFC 9112 §2.2: a server should ignore empty lines before a request line
-/// (some clients send an extra CRLF after a POST body).
-fn skip_empty_lines_before_request(buffer: &mut Vec<u8>) {
-    let blank = buffer
-        .iter()
-        .take_while(|&&b| b == b'\r' || b == b'\n')
-        .count();
-    if blank > 0 {
-        buffer.drain(..blank);
-    }
-}
-
-/// Where the head ends: just after the first empty line. A line ending in a
-/// bare LF is found here too, so request.rs can refuse it with a 400 rather
-/// than wait for a CRLF that never comes.
-pub fn find_head_end(buffer: &[u8]) -> Option<usize> {
-    let mut from = 0;
-    while let Some(offset) = buffer[from..].iter().position(|&b| b == b'\n') {
-        let newline = from + offset;
-        match &buffer[newline + 1..] {
-            [b'\n', ..] => return Some(newline + 2),
-            [b'\r', b'\n', ..] => return Some(newline + 3),
-            _ => from = newline + 1,
-        }
-    }
-    None
 }

@@ -7,25 +7,68 @@
 //! visitor in the file `sessions/9c1e…`. Like the hand stamp at an amusement
 //! park, the cookie says "this one was here before", nothing more.
 //!
-//! A request passes through these files in this order; read them in turn:
+//! # One login, in the order the code runs
+//!
+//! `curl -d name=David http://127.0.0.1:8080/login`, followed through the
+//! source. Each step names the file and the function a debugger stops in.
+//! Steps marked *(skip at first)* are machinery a first reading can pass
+//! over.
+//!
+//! 1. `main.rs` `main`: the flags become a `Config`; `server::start` loads
+//!    the templates, items and sessions folder (`app::App::load`) and binds
+//!    the socket; `listening on http://…` is printed; `Server::run`.
+//! 2. `server.rs` `WorkerPool::dispatch` hands the accepted `TcpStream` to
+//!    a worker thread *(skip at first: the worker pool)*.
+//! 3. `connection.rs` `serve_connection` → `read_request` →
+//!    `Connection::read_head`, which calls `Connection::receive_more` (the
+//!    `read` on the socket) until `request::find_head_end` finds the empty
+//!    line that ends the head.
+//! 4. `request.rs` `parse_head`: httparse splits the head; the request
+//!    line, target and `Host` are checked *(skip at first: the smuggling
+//!    defences in `check_request_line`, `body_framing`, `chunked_last`)*.
+//! 5. `body.rs` `BodyDecoder::decode` takes the 10 bytes `name=David` off
+//!    the buffer, fed by `Connection::read_body` *(skip at first: chunked
+//!    bodies)*.
+//! 6. `router.rs` `route`: `("POST", "/login")` → `app::login`.
+//! 7. `app.rs` `login`: `read_form` → `form::parse_form` gives the name;
+//!    `check_name`; `App::locked_session` looks for an old session
+//!    (`Request::cookie_values` → `cookie::values_named`, then
+//!    `session::SessionId::parse`).
+//! 8. `session.rs` `SessionStore::create` → `SessionId::new_random` →
+//!    `SessionStore::write`: `SessionData::to_file_text`, a temporary file,
+//!    then a rename to `sessions/ID`.
+//! 9. `cookie.rs` `set_session_cookie` makes the `Set-Cookie` value;
+//!    `response.rs` `Response::see_other("/")` the `303`.
+//! 10. Back in `connection.rs`: `Response::to_bytes` writes the status
+//!     line, headers, empty line and body; `log::exchange` prints the line;
+//!     `write_all` sends it.
+//!
+//! # The files, in that order
+//!
+//! Calls go down this list. A file uses from a file above it only the
+//! types that file hands down (a `Request`, an `App`, a `LogMode`), never
+//! its functions, so there are no loops: `tests/structure.rs` checks both
+//! that and that this list matches the files.
 //!
 //! ```text
 //! main.rs         flags → Config; print the address; run
-//! server.rs       bind, accept, bounded worker threads, shutdown
-//! connection.rs   read bytes until a head is complete; keep-alive, pipelining
-//! request.rs      head bytes → httparse → Request; body by length or chunks
+//! server.rs       bind, accept, bounded worker threads
+//! connection.rs   the one reader of the socket: heads, bodies, keep-alive, pipelining
+//! request.rs      head bytes → httparse → Request; what to refuse (no I/O)
+//! body.rs         body bytes by Content-Length or chunks (no I/O)
 //! router.rs       (method, path) → handler; 404, 405 with Allow
 //! app.rs          the Flask routes: index, login, logout, store, cart
-//! form.rs         percent-decoding: form bodies and request paths
 //! static_files.rs /static/FILE from www/static and never outside it
 //! cookie.rs       Cookie header in, Set-Cookie line out
 //! session.rs      ids and sessions/ID files, written atomically
-//! template.rs     {{ name }} filled with escaped text
+//! form.rs         %XX decoding: form bodies, request paths, session values
 //! response.rs     Response → status line, headers, blank line, body
+//! template.rs     {{ name }} filled with escaped text
 //! log.rs          one line per request; --trace prints the raw heads
 //! ```
 
 pub mod app;
+pub mod body;
 pub mod connection;
 pub mod cookie;
 pub mod form;

@@ -113,7 +113,10 @@ fn printable(text: &str, max_chars: usize) -> String {
 
 /// Each line of a head, `> ` or `< ` first, up to the empty line.
 fn trace_head(direction: char, bytes: &[u8]) -> String {
-    let head_end = crate::connection::find_head_end(bytes).unwrap_or(bytes.len());
+    let head_end = bytes
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .map_or(bytes.len(), |blank_line| blank_line + 4);
     let head = String::from_utf8_lossy(&bytes[..head_end]);
     let highlight = std::io::stdout().is_terminal();
     let mut text = String::new();

@@ -14,7 +14,9 @@
 //! answer has `Date` and `Content-Length`, so the client knows where the
 //! body ends and the connection can carry the next request.
 //! Rules: RFC 9110 §15 (status codes), RFC 9112 §4 (status line), §6.
-//! `Date` format: RFC 9110 §5.6.7 (IMF-fixdate).
+//! `Date` is written as an IMF-fixdate, the one date format HTTP senders
+//! use (`Sun, 06 Nov 1994 08:49:37 GMT`: always GMT, always two-digit days,
+//! English names), defined in RFC 9110 §5.6.7.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -88,7 +90,7 @@ impl Response {
     /// Marks a page that shows what is in the visitor's session: no cache
     /// may keep it (so Back after logout shows nothing stale), and a shared
     /// cache must not give it to another visitor (`Vary: Cookie`).
-    pub fn private(self) -> Self {
+    pub fn no_store_vary_cookie(self) -> Self {
         self.with_header("Cache-Control", "no-store")
             .with_header("Vary", "Cookie")
     }
@@ -148,10 +150,12 @@ pub fn reason_phrase(status: u16) -> &'static str {
         302 => "Found",
         303 => "See Other",
         400 => "Bad Request",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",
         413 => "Content Too Large",
+        414 => "URI Too Long",
         415 => "Unsupported Media Type",
         417 => "Expectation Failed",
         431 => "Request Header Fields Too Large",

@@ -25,7 +25,7 @@ use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use crate::app::App;
+use crate::app::{App, LoadError};
 use crate::connection;
 use crate::log::LogMode;
 use crate::response::Response;
@@ -71,17 +71,8 @@ pub enum StartError {
         addr: String,
         source: std::io::Error,
     },
-    #[error(
-        "cannot use '{path}' for session files: {source}; create that folder or pass --sessions DIR"
-    )]
-    SessionsNotWritable {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("cannot read '{path}': {problem}; is --www pointing at handstamp's www folder?")]
-    Www { path: PathBuf, problem: String },
-    #[error("a page template does not fit the code: {0}")]
-    Template(String),
+    #[error(transparent)]
+    Load(#[from] LoadError),
 }
 
 /// A bound, ready server. `run` serves until the process is stopped.

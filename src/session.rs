@@ -19,6 +19,15 @@
 //!   half of each.
 //! - Changes to one session (add to cart, logout) take that session's lock
 //!   around read-modify-write, so parallel requests never lose an update.
+//!   The locks are lock stripes: rather than one mutex per session (which
+//!   would have to be created and removed with sessions), a fixed set of
+//!   64 mutexes, and a session uses the one its id's last digits pick. Two
+//!   sessions may share a stripe and then wait for each other briefly;
+//!   that is the whole cost.
+//! - A Rust mutex is "poisoned" when a thread panicked while holding it,
+//!   as a warning that the data it guards may be half-changed. What these
+//!   locks guard is a file that is only ever replaced whole, so a poisoned
+//!   lock is taken anyway (`into_inner`).
 //! - A session unused for `ttl_secs` (the file's modification time says
 //!   when it was last used), or older than `lifetime_secs` (the `created=`
 //!   line), is gone: ignored when read, deleted by the sweeper thread.

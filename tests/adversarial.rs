@@ -30,14 +30,17 @@ fn request_smuggling_shapes_are_refused() {
         ("Transfer-Encoding: chunked\r\nContent-Length: 4", 400),
         ("Content-Length: 4\r\nContent-Length: 5", 400),
         ("Content-Length: 4, 5", 400),
-        ("Transfer-Encoding: xchunked", 501),
-        ("Transfer-Encoding: chunked, identity", 501),
+        // RFC 9112 §6.3: unless chunked is the last coding, and only once,
+        // nobody can tell where the body ends: 400. A coding before it that
+        // the server cannot undo is 501.
+        ("Transfer-Encoding: xchunked", 400),
+        ("Transfer-Encoding: chunked, identity", 400),
         ("Transfer-Encoding: identity, chunked", 501),
         (
             "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked",
-            501,
+            400,
         ),
-        ("Transfer-Encoding: chunked;q=1", 501),
+        ("Transfer-Encoding: chunked;q=1", 400),
         ("Transfer-Encoding: ,chunked", 400),
         ("Transfer-Encoding:", 400),
         ("Transfer-Encoding : chunked", 400),

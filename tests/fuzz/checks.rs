@@ -6,9 +6,10 @@
 
 #![allow(dead_code)] // each fuzz target uses one of these checks
 
-use handstamp::connection::find_head_end;
+use handstamp::body::BodyDecoder;
 use handstamp::cookie;
 use handstamp::form;
+use handstamp::request::find_head_end;
 use handstamp::request::{self, Limits};
 use handstamp::session::{SessionData, SessionId};
 
@@ -77,4 +78,32 @@ pub fn session_file(bytes: &[u8]) {
         let again = SessionData::from_file_text(&data.to_file_text());
         assert_eq!(again.as_ref(), Ok(&data), "{text:?}");
     }
+}
+
+/// A chunked body decodes to the same result, body or refusal, whether its
+/// bytes arrive all at once or one at a time: framing never depends on how
+/// the network cut the stream.
+pub fn chunked_body(bytes: &[u8]) {
+    let whole = decode_chunked(bytes, bytes.len().max(1));
+    let bytewise = decode_chunked(bytes, 1);
+    assert_eq!(whole, bytewise, "{}", bytes.escape_ascii());
+    if let Some(Ok(body)) = whole {
+        assert!(body.len() <= bytes.len());
+    }
+}
+
+/// `None` while the decoder still waits for bytes; else the body or the
+/// status of the refusal.
+fn decode_chunked(bytes: &[u8], piece: usize) -> Option<Result<Vec<u8>, Option<u16>>> {
+    let mut decoder = BodyDecoder::new(request::BodyFraming::Chunked, 64 * 1024);
+    let mut buffer = Vec::new();
+    for bytes in bytes.chunks(piece) {
+        buffer.extend_from_slice(bytes);
+        match decoder.decode(&mut buffer) {
+            Ok(Some(body)) => return Some(Ok(body)),
+            Ok(None) => {}
+            Err(error) => return Some(Err(error.status())),
+        }
+    }
+    None
 }
