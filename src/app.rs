@@ -20,6 +20,7 @@ use std::time::SystemTime;
 
 use crate::cookie::{self, SESSION_COOKIE};
 use crate::form;
+use crate::inspector::{self, Inspector};
 use crate::log::LogMode;
 use crate::request::Request;
 use crate::response::Response;
@@ -53,6 +54,9 @@ pub struct App {
     /// `www/static`, with symlinks resolved: files are served from under it.
     pub static_dir: PathBuf,
     pub log_mode: LogMode,
+    /// The panel on every page and the redirects it remembers; `None` with
+    /// `--no-inspector`, which then costs nothing per request.
+    pub inspector: Option<Inspector>,
 }
 
 /// One thing for sale, from `www/items.txt`.
@@ -72,6 +76,7 @@ impl App {
         www_dir: &Path,
         settings: SessionSettings,
         log_mode: LogMode,
+        inspector_on: bool,
     ) -> Result<App, LoadError> {
         let www_error = |path: PathBuf, problem: String| LoadError::Www { path, problem };
         let templates_dir = www_dir.join("templates");
@@ -95,6 +100,7 @@ impl App {
             items,
             static_dir,
             log_mode,
+            inspector: inspector_on.then(Inspector::default),
         };
         // Fill every page once now, so a template that does not fit the
         // code is reported at start, not on some later request.
@@ -108,33 +114,47 @@ impl App {
         login_page(self, "", "")?;
         store_page(self)?;
         cart_page(self, "1,1")?;
+        sessions_page_html(self, "")?;
         Ok(())
     }
 
     /// The visitor's live session, from the `session` cookie, for reading.
     fn current_session(&self, request: &Request) -> Option<(SessionId, SessionData)> {
-        session_ids(request).find_map(|id| self.sessions.load(&id).map(|data| (id, data)))
+        let id = session_id(request)?;
+        self.sessions.load(&id).map(|data| (id, data))
     }
 
     /// The visitor's live session, loaded under its lock, for changing it.
     /// Until the lock is dropped no other request can change or delete it,
     /// and a session deleted before the lock was taken is simply not found.
     fn locked_session(&self, request: &Request) -> Option<(SessionLock<'_>, SessionData)> {
-        session_ids(request).find_map(|id| {
-            let lock = self.sessions.lock(&id);
-            self.sessions.load(&id).map(|data| (lock, data))
-        })
+        let id = session_id(request)?;
+        let lock = self.sessions.lock(&id);
+        self.sessions.load(&id).map(|data| (lock, data))
     }
 }
 
-/// The well-formed ids among the request's `session` cookies. A value that
-/// is not 32 lowercase hex digits is dropped here, before any file is
-/// touched; whether a session exists for an id is for `SessionStore::load`.
-fn session_ids(request: &Request) -> impl Iterator<Item = SessionId> + '_ {
-    request
+/// The session id the request carries, if it carries exactly one that is
+/// well-formed. A value that is not 32 lowercase hex digits is dropped
+/// here, before any file is touched; whether a session exists for the id
+/// is for `SessionStore::load`.
+///
+/// A browser sends two `session` cookies when a second one was set for a
+/// longer path or a parent domain (a sibling site can do that), and lists
+/// the planted one first. Picking either could write into a session this
+/// browser was never given, so a request with two different well-formed
+/// ids is treated as having none, and the log line says so (NOTES.md,
+/// "Two session cookies").
+pub fn session_id(request: &Request) -> Option<SessionId> {
+    let mut ids = request
         .cookie_values(SESSION_COOKIE)
         .into_iter()
-        .filter_map(SessionId::parse)
+        .filter_map(SessionId::parse);
+    let first = ids.next()?;
+    match ids.all(|other| other == first) {
+        true => Some(first),
+        false => None,
+    }
 }
 
 /// `GET /`: the name in the session, or off to the login form.
@@ -211,7 +231,7 @@ pub fn check_name(name: &str) -> Result<(), String> {
 
 /// `GET` or `POST /logout`: delete the session file and expire the cookie.
 pub fn logout(request: &Request, app: &App) -> Response {
-    for id in session_ids(request) {
+    if let Some(id) = session_id(request) {
         let lock = app.sessions.lock(&id);
         app.sessions.destroy(&lock);
     }
@@ -298,6 +318,26 @@ pub fn cart(request: &Request, app: &App) -> Response {
         .and_then(|(_, data)| data.get("cart"))
         .unwrap_or_default();
     page_or_500(200, cart_page(app, cart)).no_store_vary_cookie()
+}
+
+/// `GET /sessions`: the sessions folder as `ls -l` and `cat` show it
+/// (router.rs serves it to loopback clients only).
+pub fn sessions_page(_request: &Request, app: &App) -> Response {
+    match inspector::sessions_listing_html(&app.sessions) {
+        Ok(listing) => page_or_500(200, sessions_page_html(app, &listing)).no_store_vary_cookie(),
+        Err(error) => Response::error(
+            500,
+            &format!("The sessions folder could not be read: {error}."),
+        ),
+    }
+}
+
+fn sessions_page_html(app: &App, listing_html: &str) -> Result<String, TemplateError> {
+    app.templates.page(
+        "Sessions",
+        "sessions.html",
+        &[("listing", Value::Html(listing_html))],
+    )
 }
 
 /// The fields of a form body. A body of another type is refused with 415;

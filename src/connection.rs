@@ -33,7 +33,7 @@
 //! Rules: RFC 9112 §2 (message format) and §9 (connections).
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
@@ -69,9 +69,8 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Serves requests on one connection until it closes. Never panics because
 /// of what the client sent; a panic in a handler becomes a 500.
 pub fn serve_connection(stream: TcpStream, app: &App) {
-    let peer = match stream.peer_addr() {
-        Ok(peer) => peer.to_string(),
-        Err(_) => return, // already gone
+    let Ok(peer) = stream.peer_addr() else {
+        return; // already gone
     };
     // Each answer is written with one write_all; Nagle's delay (above)
     // would only hold back the last packet of it.
@@ -84,15 +83,20 @@ pub fn serve_connection(stream: TcpStream, app: &App) {
         let request = match read_request(&mut conn, &limits) {
             Ok(request) => request,
             Err(error) => {
-                answer_request_error(conn, &error, &peer, app);
+                answer_request_error(conn, &error, &peer.to_string(), app);
                 return;
             }
         };
-        let response = handle_request(&request, app);
+        let (response, handler) = handle_request(&request, peer, app);
         let keep_alive = request.wants_keep_alive();
         let head_only = request.method == "HEAD";
         let bytes = response.to_bytes(head_only, connection_header(&request, keep_alive));
-        log::exchange(app.log_mode, &peer, &request, &response, &bytes);
+        if let Some(inspector) = &app.inspector {
+            if (300..400).contains(&response.status) {
+                inspector.remember_redirect(peer, &request, &response, &bytes, handler, &app.sessions);
+            }
+        }
+        log::exchange(app.log_mode, &peer.to_string(), &request, &response, &bytes);
         if conn.stream.write_all(&bytes).is_err() {
             return;
         }
@@ -130,12 +134,15 @@ pub fn read_request(conn: &mut Connection, limits: &Limits) -> Result<Request, R
 
 /// Routes the request; a panic anywhere below becomes a 500 for this
 /// request only, and the connection and server go on.
-fn handle_request(request: &Request, app: &App) -> Response {
-    match catch_unwind(AssertUnwindSafe(|| router::route(request, app))) {
-        Ok(response) => response,
-        Err(_) => Response::error(
-            500,
-            "The server hit a bug while answering this request; it has been logged.",
+fn handle_request(request: &Request, peer: SocketAddr, app: &App) -> (Response, &'static str) {
+    match catch_unwind(AssertUnwindSafe(|| router::route(request, peer, app))) {
+        Ok(answer) => answer,
+        Err(_) => (
+            Response::error(
+                500,
+                "The server hit a bug while answering this request; it has been logged.",
+            ),
+            "connection::handle_request",
         ),
     }
 }

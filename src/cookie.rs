@@ -10,8 +10,10 @@
 //! The attributes on `Set-Cookie` are instructions to the browser:
 //! - `Path=/`: send it back for every path on this server, not only `/login`.
 //! - `HttpOnly`: page scripts cannot read it, so injected script cannot steal it.
-//! - `SameSite=Lax`: other sites' pages cannot make the browser send it with
-//!   a cross-site POST, which stops forged form posts.
+//! - `SameSite=Lax`: the browser leaves it off requests that other sites'
+//!   pages start, except a top-level navigation by GET (a link, a
+//!   redirect). That alone does not stop forged requests: cross_site.rs
+//!   says what does.
 //! - no `Expires` or `Max-Age`: a "session cookie", forgotten when the browser
 //!   closes, like Flask's `SESSION_PERMANENT = False`.
 //! - `Max-Age=0` (at logout): forget this cookie now.
@@ -19,20 +21,21 @@
 /// The cookie that carries the session id.
 pub const SESSION_COOKIE: &str = "session";
 
-/// Every value of the cookie `name` in these `Cookie` header values, in
-/// order. A browser may send several `Cookie` headers, and the same name
-/// twice (cookies set for different paths); the caller decides which counts.
+/// Every `name=value` pair in these `Cookie` header values, in order. A
+/// browser may send several `Cookie` headers, and the same name twice
+/// (cookies set for different paths or domains).
 ///
 /// `lang=en;  session=9c1e ; theme="dark"` has the pairs `lang`/`en`,
 /// `session`/`9c1e` and `theme`/`dark`.
-pub fn values_named<'a>(headers: impl Iterator<Item = &'a str>, name: &str) -> Vec<&'a str> {
-    let mut values = Vec::new();
+pub fn pairs<'a>(headers: impl Iterator<Item = &'a str>) -> Vec<(&'a str, &'a str)> {
+    let mut pairs = Vec::new();
     for header in headers {
         for pair in header.split(';') {
-            let Some((pair_name, value)) = pair.split_once('=') else {
-                continue; // a pair without '=' names no cookie we know
+            let Some((name, value)) = pair.split_once('=') else {
+                continue; // a pair without '=' names no cookie
             };
-            if pair_name.trim_matches([' ', '\t']) != name {
+            let name = name.trim_matches([' ', '\t']);
+            if name.is_empty() {
                 continue;
             }
             let value = value.trim_matches([' ', '\t']);
@@ -42,10 +45,20 @@ pub fn values_named<'a>(headers: impl Iterator<Item = &'a str>, name: &str) -> V
                 .strip_prefix('"')
                 .and_then(|inner| inner.strip_suffix('"'))
                 .unwrap_or(value);
-            values.push(value);
+            pairs.push((name, value));
         }
     }
-    values
+    pairs
+}
+
+/// Every value of the cookie `name` in these `Cookie` header values, in
+/// order; the caller decides what several of them mean.
+pub fn values_named<'a>(headers: impl Iterator<Item = &'a str>, name: &str) -> Vec<&'a str> {
+    pairs(headers)
+        .into_iter()
+        .filter(|(pair_name, _)| *pair_name == name)
+        .map(|(_, value)| value)
+        .collect()
 }
 
 /// The header that gives the browser its hand stamp.
@@ -70,6 +83,15 @@ mod tests {
         ];
         assert_eq!(values_named(headers.into_iter(), "session"), ["abc", "def"]);
         assert_eq!(values_named(headers.into_iter(), "theme"), ["dark"]);
+    }
+
+    #[test]
+    fn pairs_come_out_in_order_from_every_header() {
+        let headers = ["a=1;b=2", " c = \"3\" ;;=4; d"];
+        assert_eq!(
+            pairs(headers.into_iter()),
+            [("a", "1"), ("b", "2"), ("c", "3")]
+        );
     }
 
     #[test]

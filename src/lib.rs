@@ -56,8 +56,11 @@
 //! connection.rs   the one reader of the socket: heads, bodies, keep-alive, pipelining
 //! request.rs      head bytes → httparse → Request; what to refuse (no I/O)
 //! body.rs         body bytes by Content-Length or chunks (no I/O)
-//! router.rs       (method, path) → handler; 404, 405 with Allow
+//! router.rs       (method, path) → handler; 404, 405 with Allow, OPTIONS
+//! cross_site.rs   another site's page cannot change a session (403)
 //! app.rs          the Flask routes: index, login, logout, store, cart
+//! echo.rs         /echo and /cookie: the request as the server read it
+//! inspector.rs    the panel on every page; the sessions page
 //! static_files.rs /static/FILE from www/static and never outside it
 //! cookie.rs       Cookie header in, Set-Cookie line out
 //! session.rs      ids and sessions/ID files, written atomically
@@ -71,7 +74,10 @@ pub mod app;
 pub mod body;
 pub mod connection;
 pub mod cookie;
+pub mod cross_site;
+pub mod echo;
 pub mod form;
+pub mod inspector;
 pub mod log;
 pub mod request;
 pub mod response;

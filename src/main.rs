@@ -30,6 +30,7 @@ usage: handstamp [FLAGS]
   --trace                     print each request's and response's raw head
   --quiet                     print nothing per request
   --single-thread             serve one connection at a time on the main thread (for debuggers)
+  --no-inspector              leave out the panel that shows each page's request, response and session file
   --help                      print this text
 ";
 
@@ -96,9 +97,13 @@ fn parse_flags(args: &[String]) -> Result<Option<Config>, String> {
             "--trace" => trace = true,
             "--quiet" => quiet = true,
             "--single-thread" => config.single_thread = true,
+            "--no-inspector" => config.inspector = false,
             _ => return Err(format!("unknown flag '{arg}'")),
         }
-        if inline_value.is_some() && matches!(flag, "--trace" | "--quiet" | "--single-thread") {
+        if inline_value.is_some() && matches!(
+                flag,
+                "--trace" | "--quiet" | "--single-thread" | "--no-inspector"
+            ) {
             return Err(format!("{flag} takes no value"));
         }
     }

@@ -31,6 +31,7 @@ pub struct Response {
 }
 
 pub const HTML: &str = "text/html; charset=utf-8";
+pub const TEXT: &str = "text/plain; charset=utf-8";
 
 impl Response {
     /// A 200 page of HTML.
@@ -39,6 +40,15 @@ impl Response {
             status,
             headers: vec![("Content-Type".to_string(), HTML.to_string())],
             body: html.into_bytes(),
+        }
+    }
+
+    /// An answer with no body and no type (`Content-Length: 0`).
+    pub fn empty(status: u16) -> Self {
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
         }
     }
 

@@ -43,6 +43,8 @@ pub struct Config {
     pub max_connections: usize,
     pub log_mode: LogMode,
     pub single_thread: bool,
+    /// The panel on every page (`--no-inspector` turns it off).
+    pub inspector: bool,
 }
 
 impl Default for Config {
@@ -57,6 +59,7 @@ impl Default for Config {
             max_connections: 1024,
             log_mode: LogMode::Lines,
             single_thread: false,
+            inspector: true,
         }
     }
 }
@@ -91,7 +94,7 @@ pub fn start(config: Config) -> Result<Server, StartError> {
         lifetime_secs: config.session_lifetime_secs,
         max_sessions: config.max_sessions,
     };
-    let app = App::load(&config.www_dir, settings, config.log_mode)?;
+    let app = App::load(&config.www_dir, settings, config.log_mode, config.inspector)?;
     let listener = TcpListener::bind(&config.addr).map_err(|source| StartError::Bind {
         addr: config.addr.clone(),
         source,

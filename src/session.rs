@@ -193,6 +193,19 @@ pub fn unescape_value(raw: &str) -> Result<String, CorruptSession> {
     String::from_utf8(bytes).map_err(|_| CorruptSession("a value is not UTF-8"))
 }
 
+/// One session file as the sessions page shows it.
+#[derive(Debug, Clone)]
+pub struct SessionFileInfo {
+    pub id: SessionId,
+    pub size: u64,
+    pub last_used_secs: u64,
+    /// From the `created=` line; `None` for a corrupt file.
+    pub created_secs: Option<u64>,
+    /// The earlier of last use + ttl and creation + lifetime.
+    pub expires_secs: u64,
+    pub text: String,
+}
+
 /// Why a session could not be stored.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -381,6 +394,60 @@ impl SessionStore {
             let _ = fs::remove_file(&temp_path);
             SessionError::Write { path, source }
         })
+    }
+
+    /// The folder as given (`sessions`), for showing paths to people.
+    pub fn dir(&self) -> &Path {
+        &self.settings.dir
+    }
+
+    /// A session file's text as `cat` would print it, for the inspector:
+    /// read without a lock (renames make that safe) and without counting as
+    /// a use. `Ok(None)` when there is no such file.
+    pub fn file_text(&self, id: &SessionId) -> std::io::Result<Option<String>> {
+        let mut file = match open_without_following_links(&self.path_of(id)) {
+            Ok(file) => file,
+            Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        let mut bytes = Vec::new();
+        Read::by_ref(&mut file).take(MAX_FILE_BYTES).read_to_end(&mut bytes)?;
+        Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
+    /// Every session file in the folder, for the sessions page: its id,
+    /// size, last use (modification time) and when it expires.
+    pub fn list(&self) -> std::io::Result<Vec<SessionFileInfo>> {
+        let mut files = Vec::new();
+        for entry in fs::read_dir(&self.settings.dir)? {
+            let entry = entry?;
+            let Some(id) = SessionId::parse(&entry.file_name().to_string_lossy()) else {
+                continue;
+            };
+            let Ok(metadata) = entry.metadata() else {
+                continue; // deleted since the folder was read
+            };
+            let last_used_secs = metadata.modified().map_or(0, unix_secs);
+            let text = self.file_text(&id).ok().flatten().unwrap_or_default();
+            let created_secs = SessionData::from_file_text(&text)
+                .map(|data| data.created_secs)
+                .ok();
+            let idle_end = last_used_secs + self.settings.ttl_secs;
+            let expires_secs = match created_secs {
+                Some(created) => idle_end.min(created + self.settings.lifetime_secs),
+                None => idle_end,
+            };
+            files.push(SessionFileInfo {
+                id,
+                size: metadata.len(),
+                last_used_secs,
+                created_secs,
+                expires_secs,
+                text,
+            });
+        }
+        files.sort_by_key(|file| std::cmp::Reverse(file.last_used_secs));
+        Ok(files)
     }
 
     /// How often the sweeper looks for expired sessions.

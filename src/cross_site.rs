@@ -1,0 +1,100 @@
+//! Cross-site requests: another site's page must not change a session.
+//!
+//! Any page on the web can make a visitor's browser send a request here:
+//! a form that submits itself to `/login`, a link to `/logout`. The
+//! browser attaches what it has for this server, so the request looks like
+//! the visitor's own. `SameSite=Lax` on the cookie (cookie.rs) keeps the
+//! cookie off such POSTs, but that is not enough:
+//!
+//! - a forged `POST /login` needs no cookie: it logs the visitor in as
+//!   whoever the attacker chose (login CSRF);
+//! - a forged `POST /cart` arrives without the cookie, so the server would
+//!   start a new session, and its `Set-Cookie` replaces the visitor's;
+//! - a link to `/logout` is a top-level GET navigation, which Lax allows
+//!   the cookie on: the visitor is logged out.
+//!
+//! Browsers say where a request comes from. On every request, Fetch
+//! Metadata's `Sec-Fetch-Site` is `same-origin` (a page of this server),
+//! `none` (typed in the address bar, a bookmark), `same-site` (another
+//! port or subdomain of the same site) or `cross-site`. Older browsers send
+//! only `Origin` on a POST: `Origin: http://127.0.0.1:8080`, to compare
+//! with `Host`. So a request that would change a session is refused,
+//! `403`, when
+//!
+//! ```text
+//! Sec-Fetch-Site: cross-site   or  same-site     → refused
+//! Sec-Fetch-Site: same-origin  or  none          → allowed
+//! no Sec-Fetch-Site, Origin: http://other.example → refused (≠ Host)
+//! no Sec-Fetch-Site, no Origin (curl, scripts)   → allowed
+//! ```
+//!
+//! Go's `net/http` `CrossOriginProtection` and the OWASP CSRF cheat sheet
+//! describe the same rule. It lets every non-browser client through: it
+//! protects a visitor's browser from other sites, not the server from
+//! clients. router.rs applies it to `POST /login`, `POST /cart` and
+//! `/logout`; reading pages is never refused.
+
+use crate::request::Request;
+use crate::response::Response;
+
+/// `None` when the request may go on; otherwise the `403` that refuses it.
+pub fn refusal(request: &Request) -> Option<Response> {
+    let problem = cross_site_problem(request)?;
+    let reason = format!(
+        "This request was started by another site's page ({problem}), so it may not \
+         log you in, log you out or change your cart. Nothing was changed; use this \
+         site's own pages."
+    );
+    Some(Response::error(403, &reason))
+}
+
+/// What marks the request as coming from another origin, if anything.
+pub fn cross_site_problem(request: &Request) -> Option<String> {
+    if let Some(site) = request.header("sec-fetch-site") {
+        return match site.to_ascii_lowercase().as_str() {
+            "same-origin" | "none" => None,
+            _ => Some(format!("Sec-Fetch-Site: {site}")),
+        };
+    }
+    let origin = request.header("origin")?;
+    let host = request.header("host").unwrap_or_default();
+    let origin_host = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    match origin_host {
+        Some(origin_host) if origin_host.eq_ignore_ascii_case(host) => None,
+        _ => Some(format!("Origin: {origin}, but Host: {host}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::parse_head;
+
+    fn problem(headers: &str) -> Option<String> {
+        let head = format!("POST /login HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n{headers}\r\n");
+        cross_site_problem(&parse_head(head.as_bytes()).unwrap())
+    }
+
+    #[test]
+    fn fetch_metadata_decides_when_it_is_sent() {
+        assert_eq!(problem("Sec-Fetch-Site: same-origin\r\n"), None);
+        assert_eq!(problem("Sec-Fetch-Site: none\r\n"), None);
+        assert!(problem("Sec-Fetch-Site: same-site\r\n").is_some());
+        assert!(problem("Sec-Fetch-Site: cross-site\r\n").is_some());
+        // Fetch Metadata wins over a matching Origin.
+        assert!(
+            problem("Sec-Fetch-Site: cross-site\r\nOrigin: http://127.0.0.1:8080\r\n").is_some()
+        );
+    }
+
+    #[test]
+    fn without_fetch_metadata_origin_must_match_host() {
+        assert_eq!(problem("Origin: http://127.0.0.1:8080\r\n"), None);
+        assert!(problem("Origin: http://127.0.0.1:9090\r\n").is_some());
+        assert!(problem("Origin: http://evil.example\r\n").is_some());
+        assert!(problem("Origin: null\r\n").is_some());
+        assert_eq!(problem(""), None, "curl and scripts send neither");
+    }
+}
