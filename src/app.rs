@@ -21,11 +21,12 @@ use std::time::SystemTime;
 use crate::cookie::{self, SESSION_COOKIE};
 use crate::form;
 use crate::inspector::{self, Inspector};
-use crate::log::LogMode;
+use crate::log::{self, LogMode};
 use crate::request::Request;
 use crate::response::Response;
 use crate::session::{
-    self, SessionData, SessionError, SessionId, SessionLock, SessionSettings, SessionStore,
+    self, NoSession, SessionData, SessionError, SessionId, SessionLock, SessionSettings,
+    SessionStore,
 };
 use crate::template::{TemplateError, Templates, Value, escape_html};
 
@@ -57,6 +58,17 @@ pub struct App {
     /// The panel on every page and the redirects it remembers; `None` with
     /// `--no-inspector`, which then costs nothing per request.
     pub inspector: Option<Inspector>,
+    pub logout_mode: LogoutMode,
+}
+
+/// What logout does (`--logout=delete`, the default, or
+/// `--logout=clear-name`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogoutMode {
+    /// Delete the session file and expire the cookie.
+    Delete,
+    /// Flask's `session["name"] = None`: keep both, store an empty name.
+    ClearName,
 }
 
 /// One thing for sale, from `www/items.txt`.
@@ -77,6 +89,7 @@ impl App {
         settings: SessionSettings,
         log_mode: LogMode,
         inspector_on: bool,
+        logout_mode: LogoutMode,
     ) -> Result<App, LoadError> {
         let www_error = |path: PathBuf, problem: String| LoadError::Www { path, problem };
         let templates_dir = www_dir.join("templates");
@@ -101,6 +114,7 @@ impl App {
             static_dir,
             log_mode,
             inspector: inspector_on.then(Inspector::default),
+            logout_mode,
         };
         // Fill every page once now, so a template that does not fit the
         // code is reported at start, not on some later request.
@@ -118,19 +132,26 @@ impl App {
         Ok(())
     }
 
-    /// The visitor's live session, from the `session` cookie, for reading.
-    fn current_session(&self, request: &Request) -> Option<(SessionId, SessionData)> {
+    /// The visitor's live session, from the `session` cookie, for reading;
+    /// or why there is none.
+    fn current_session(&self, request: &Request) -> Result<(SessionId, SessionData), NoSession> {
         let id = session_id(request)?;
-        self.sessions.load(&id).map(|data| (id, data))
+        let data = self.sessions.load(&id)?;
+        Ok((id, data))
     }
 
     /// The visitor's live session, loaded under its lock, for changing it.
-    /// Until the lock is dropped no other request can change or delete it,
-    /// and a session deleted before the lock was taken is simply not found.
-    fn locked_session(&self, request: &Request) -> Option<(SessionLock<'_>, SessionData)> {
+    /// Until the lock is dropped no other request (in this process or
+    /// another on the same folder) can change or delete it, and a session
+    /// deleted before the lock was taken is simply not found.
+    fn locked_session(&self, request: &Request) -> Result<(SessionLock<'_>, SessionData), NoSession> {
         let id = session_id(request)?;
-        let lock = self.sessions.lock(&id);
-        self.sessions.load(&id).map(|data| (lock, data))
+        let lock = self
+            .sessions
+            .lock(&id)
+            .map_err(|error| NoSession::Unreadable(error.to_string()))?;
+        let data = self.sessions.load(&id)?;
+        Ok((lock, data))
     }
 }
 
@@ -145,25 +166,52 @@ impl App {
 /// browser was never given, so a request with two different well-formed
 /// ids is treated as having none, and the log line says so (NOTES.md,
 /// "Two session cookies").
-pub fn session_id(request: &Request) -> Option<SessionId> {
-    let mut ids = request
-        .cookie_values(SESSION_COOKIE)
-        .into_iter()
-        .filter_map(SessionId::parse);
-    let first = ids.next()?;
+pub fn session_id(request: &Request) -> Result<SessionId, NoSession> {
+    let values = request.cookie_values(SESSION_COOKIE);
+    if values.is_empty() {
+        return Err(NoSession::NoCookie);
+    }
+    let mut ids = values.into_iter().filter_map(SessionId::parse);
+    let first = ids.next().ok_or(NoSession::MalformedId)?;
     match ids.all(|other| other == first) {
-        true => Some(first),
-        false => None,
+        true => Ok(first),
+        false => Err(NoSession::SeveralIds),
     }
 }
 
-/// `GET /`: the name in the session, or off to the login form.
-pub fn index(request: &Request, app: &App) -> Response {
-    let session = app.current_session(request);
-    match session.as_ref().and_then(|(_, data)| data.get("name")) {
-        Some(name) => page_or_500(200, index_page(app, name)).no_store_vary_cookie(),
-        None => Response::found("/login").no_store_vary_cookie(),
+/// What to do when the session cannot be found: a file that could not be
+/// read is the server's fault (503), anything else means "no session".
+fn unless_unreadable(no_session: NoSession) -> Result<NoSession, Response> {
+    match no_session {
+        NoSession::Unreadable(error) => {
+            log::error(&format!("a session file could not be read: {error}"));
+            Err(Response::error(
+                503,
+                "The server could not read your session just now; try again in a moment. \
+                 Nothing was lost: you are still logged in.",
+            ))
+        }
+        other => Ok(other),
     }
+}
+
+/// `GET /`: the name in the session, or off to the login form. An empty
+/// name (`--logout=clear-name`) counts as none, as Flask's
+/// `if not session.get("name")` has it.
+pub fn index(request: &Request, app: &App) -> Response {
+    let no_session = match app.current_session(request) {
+        Ok((_, data)) => match data.get("name").filter(|name| !name.is_empty()) {
+            Some(name) => return page_or_500(200, index_page(app, name)).no_store_vary_cookie(),
+            None => "a session with no name".to_string(),
+        },
+        Err(no_session) => match unless_unreadable(no_session) {
+            Ok(no_session) => format!("no session: {}", no_session.reason()),
+            Err(response) => return response,
+        },
+    };
+    Response::found("/login")
+        .no_store_vary_cookie()
+        .with_log_note(&no_session)
 }
 
 /// `GET /login`: the form.
@@ -186,27 +234,33 @@ pub fn login(request: &Request, app: &App) -> Response {
 
     // Always a fresh id, so an id someone knew before login (planted in the
     // victim's browser, say) is worthless after it. What the old session
-    // held besides the name (the cart) moves to the new one; its lock is
-    // held until it is deleted, so a parallel add to it is either copied
-    // here or, coming later, finds no session.
+    // held besides the name (the cart) moves to the new one, which takes
+    // the old one's place (`SessionStore::replace`); its lock is held until
+    // it is deleted, so a parallel add to it is either copied here or,
+    // coming later, finds no session.
     let mut data = SessionData::new(session::unix_secs(SystemTime::now()));
-    let old_session = app.locked_session(request);
-    if let Some((_, old)) = &old_session {
-        for (key, value) in old.values() {
-            data.set(key, value);
+    let new_id = match app.locked_session(request) {
+        Ok((old_lock, old)) => {
+            for (key, value) in old.values() {
+                data.set(key, value);
+            }
+            data.set("name", name);
+            app.sessions.replace(&old_lock, &data)
         }
-    }
-    data.set("name", name);
-    let new_id = match app.sessions.create(&data) {
-        Ok(id) => id,
-        Err(error) => return session_error_page(&error),
+        Err(no_session) => match unless_unreadable(no_session) {
+            Ok(_) => {
+                data.set("name", name);
+                app.sessions.create(&data)
+            }
+            Err(response) => return response,
+        },
     };
-    if let Some((old_lock, _)) = old_session {
-        app.sessions.destroy(&old_lock);
+    match new_id {
+        Ok(id) => Response::see_other("/")
+            .with_header("Set-Cookie", &cookie::set_session_cookie(id.as_str()))
+            .no_store_vary_cookie(),
+        Err(error) => session_error_page(&error),
     }
-    Response::see_other("/")
-        .with_header("Set-Cookie", &cookie::set_session_cookie(new_id.as_str()))
-        .no_store_vary_cookie()
 }
 
 /// A name is 1 to 100 characters, after trimming, with no control
@@ -229,17 +283,50 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `GET` or `POST /logout`: delete the session file and expire the cookie.
+/// `GET` or `POST /logout`. By default the session file is deleted and
+/// the cookie expired. With `--logout=clear-name` it does what the Flask
+/// example's `session["name"] = None` does: the file and the cookie stay,
+/// with an empty name (NOTES.md puts the two side by side).
 pub fn logout(request: &Request, app: &App) -> Response {
-    if let Some(id) = session_id(request) {
-        let lock = app.sessions.lock(&id);
-        app.sessions.destroy(&lock);
-    }
-    let mut response = match request.method.as_str() {
+    let redirect = match request.method.as_str() {
         "POST" => Response::see_other("/"),
         _ => Response::found("/"),
     };
+    if app.logout_mode == LogoutMode::ClearName {
+        return match app.locked_session(request) {
+            Ok((lock, mut data)) => {
+                data.set("name", "");
+                match app.sessions.save(&lock, &data) {
+                    Ok(()) => redirect.no_store_vary_cookie(),
+                    Err(error) => session_error_page(&error),
+                }
+            }
+            Err(no_session) => match unless_unreadable(no_session) {
+                Ok(no_session) => redirect
+                    .no_store_vary_cookie()
+                    .with_log_note(&format!("no session: {}", no_session.reason())),
+                Err(response) => response,
+            },
+        };
+    }
+    if let Ok(id) = session_id(request) {
+        let deleted = app
+            .sessions
+            .lock(&id)
+            .and_then(|lock| app.sessions.destroy(&lock));
+        if let Err(error) = deleted {
+            // Saying "logged out" while the file still opens the session
+            // would be a lie the visitor might rely on.
+            log::error(&format!("logout of session {}: {error}", session::short_id(&id)));
+            return Response::error(
+                500,
+                "The server could not delete your session, so you are still logged in. \
+                 The problem has been logged; please try again.",
+            );
+        }
+    }
     // Only a browser that holds a session cookie is told to forget it.
+    let mut response = redirect;
     if !request.cookie_values(SESSION_COOKIE).is_empty() {
         response = response.with_header("Set-Cookie", &cookie::expire_session_cookie());
     }
@@ -271,14 +358,31 @@ pub fn add_to_cart(request: &Request, app: &App) -> Response {
     // Read-modify-write under the session's lock: a parallel add waits for
     // it, then reads the cart this one wrote; after a parallel logout there
     // is nothing to load, and nothing is written back.
-    if let Some((lock, mut data)) = app.locked_session(request) {
-        if let Err(response) = add_item(&mut data, item.id) {
-            return response;
+    let no_session = match app.locked_session(request) {
+        Ok((lock, mut data)) => {
+            if let Err(response) = add_item(&mut data, item.id) {
+                return response;
+            }
+            return match app.sessions.save(&lock, &data) {
+                Ok(()) => Response::see_other("/cart").no_store_vary_cookie(),
+                Err(error) => session_error_page(&error),
+            };
         }
-        return match app.sessions.save(&lock, &data) {
-            Ok(()) => Response::see_other("/cart").no_store_vary_cookie(),
-            Err(error) => session_error_page(&error),
-        };
+        Err(no_session) => match unless_unreadable(no_session) {
+            Ok(no_session) => no_session,
+            Err(response) => return response,
+        },
+    };
+    if session_id(request).is_ok_and(|id| app.sessions.was_replaced(&id)) {
+        // Sent before the browser saw its login's new cookie. A new session
+        // here would replace that cookie and log the visitor out; adding to
+        // the new session would let an old id reach it. So: neither.
+        return Response::error(
+            409,
+            "You logged in a moment ago, so your session changed while this item was on \
+             its way, and it was not added. Add it again from the store.",
+        )
+        .no_store_vary_cookie();
     }
 
     // No live session: this add starts one.
@@ -289,7 +393,8 @@ pub fn add_to_cart(request: &Request, app: &App) -> Response {
     match app.sessions.create(&data) {
         Ok(id) => Response::see_other("/cart")
             .with_header("Set-Cookie", &cookie::set_session_cookie(id.as_str()))
-            .no_store_vary_cookie(),
+            .no_store_vary_cookie()
+            .with_log_note(&format!("new session: {}", no_session.reason())),
         Err(error) => session_error_page(&error),
     }
 }
@@ -312,12 +417,18 @@ fn add_item(data: &mut SessionData, item_id: u32) -> Result<(), Response> {
 
 /// `GET /cart`: each item in the cart with its count.
 pub fn cart(request: &Request, app: &App) -> Response {
-    let session = app.current_session(request);
-    let cart = session
-        .as_ref()
-        .and_then(|(_, data)| data.get("cart"))
-        .unwrap_or_default();
-    page_or_500(200, cart_page(app, cart)).no_store_vary_cookie()
+    let (cart, note) = match app.current_session(request) {
+        Ok((_, data)) => (data.get("cart").unwrap_or_default().to_string(), None),
+        Err(no_session) => match unless_unreadable(no_session) {
+            Ok(no_session) => (String::new(), Some(format!("no session: {}", no_session.reason()))),
+            Err(response) => return response,
+        },
+    };
+    let response = page_or_500(200, cart_page(app, &cart)).no_store_vary_cookie();
+    match note {
+        Some(note) => response.with_log_note(&note),
+        None => response,
+    }
 }
 
 /// `GET /sessions`: the sessions folder as `ls -l` and `cat` show it
@@ -362,8 +473,15 @@ fn session_error_page(error: &SessionError) -> Response {
             503,
             "The server holds as many sessions as it is allowed to; try again later.",
         ),
-        SessionError::Write { .. } => {
-            eprintln!("{error}");
+        SessionError::Lock(_) => {
+            log::error(&error.to_string());
+            Response::error(
+                503,
+                "The server could not lock your session just now; try again in a moment.",
+            )
+        }
+        SessionError::Write { .. } | SessionError::Delete { .. } => {
+            log::error(&error.to_string());
             Response::error(
                 500,
                 "The server could not save your session; the problem has been logged.",
@@ -377,7 +495,7 @@ fn page_or_500(status: u16, page: Result<String, TemplateError>) -> Response {
     match page {
         Ok(html) => Response::html(status, html),
         Err(error) => {
-            eprintln!("template error: {error}");
+            log::error(&format!("template error: {error}"));
             Response::error(500, &format!("A page template is broken: {error}"))
         }
     }

@@ -1,15 +1,25 @@
 //! The log: one line per request, so the cookie round trip can be read.
 //!
 //! ```text
-//! 127.0.0.1:50512 POST /login 303 -> /  cookie: -  set-cookie: session=9c1e…
-//! 127.0.0.1:50512 GET / 200  cookie: session=9c1e…  set-cookie: -
+//! 127.0.0.1:50512 GET / 302 -> /login  cookie: -  set-cookie: -  (no session: no cookie)
+//! 127.0.0.1:50512 POST /login 303 -> /  cookie: -  set-cookie: session=cfe58611…
+//! 127.0.0.1:50512 GET / 200  cookie: session=cfe58611…  set-cookie: -
 //! ```
 //!
-//! Ids are printed whole, exactly as the file names under `sessions/`, so
-//! `cat sessions/ID` works with what the log shows. With `--trace` the
-//! heads themselves are printed, as they went over the wire: `>` lines
-//! came from the client, `<` lines went back, and the `Cookie` and
-//! `Set-Cookie` lines are highlighted when stdout is a terminal.
+//! Ids are cut to their first 8 hex digits, enough to find the file
+//! (`ls sessions/cfe58611*`) and not enough to use it: a log is read by
+//! more people than the sessions folder, and a whole id is a login. A
+//! request that found no session says why. With `--trace` the heads
+//! themselves are printed, as they went over the wire: `>` lines came from
+//! the client, `<` lines went back, and the `Cookie` and `Set-Cookie` lines
+//! are highlighted when stdout is a terminal.
+//!
+//! Every byte a client chose (the target, a header value, a cookie) is
+//! shown by one rule, `printable`: printable ASCII as itself, anything else
+//! as an escape like `\x1b` or `\u{202e}`. So a client cannot end a log
+//! line early, recolour the terminal or turn text around; a line on the
+//! screen is a line in the log. Writing to the log never panics: if
+//! nobody reads stdout any more, lines are lost, answers are not.
 
 use std::io::{IsTerminal, Write};
 
@@ -64,7 +74,8 @@ pub fn refused(
         text.push_str(&trace_head('<', response_bytes));
     }
     text.push_str(&format!(
-        "{peer} refused: {status} ({error}); connection closed\n"
+        "{peer} refused: {status} ({}); connection closed\n",
+        printable(&error.to_string())
     ));
     print_all(&text);
 }
@@ -73,26 +84,35 @@ pub fn refused(
 pub fn summary_line(peer: &str, request: &Request, response: &Response) -> String {
     let mut line = format!(
         "{peer} {} {} {}",
-        request.method, request.target, response.status
+        printable(&request.method),
+        printable(&request.target),
+        response.status
     );
     if let Some(location) = response.header("location") {
-        line.push_str(&format!(" -> {location}"));
+        line.push_str(&format!(" -> {}", printable(location)));
     }
     let sent: Vec<String> = request
         .cookie_values(SESSION_COOKIE)
         .iter()
-        .map(|value| format!("{SESSION_COOKIE}={}", printable(value, 64)))
+        .map(|value| format!("{SESSION_COOKIE}={}", shortened_id(value)))
         .collect();
-    let set: Vec<&str> = response
+    let set: Vec<String> = response
         .headers
         .iter()
         .filter(|(name, _)| name.eq_ignore_ascii_case("set-cookie"))
-        .map(|(_, value)| value.split(';').next().unwrap_or_default())
+        .filter_map(|(_, value)| value.split(';').next())
+        .map(|pair| match pair.split_once('=') {
+            Some((name, value)) => format!("{name}={}", shortened_id(value)),
+            None => printable(pair),
+        })
         .collect();
     line.push_str(&format!("  cookie: {}", list_or_dash(&sent.join(", "))));
     line.push_str(&format!("  set-cookie: {}", list_or_dash(&set.join(", "))));
     if set.iter().any(|cookie| cookie.ends_with('=')) {
         line.push_str(" (expired)");
+    }
+    if let Some(note) = &response.log_note {
+        line.push_str(&format!("  ({})", printable(note)));
     }
     line.push('\n');
     line
@@ -102,13 +122,36 @@ fn list_or_dash(list: &str) -> &str {
     if list.is_empty() { "-" } else { list }
 }
 
-/// What a client sent may hold anything; a log line must stay one line, so
-/// control characters become `?` and long values are cut.
-fn printable(text: &str, max_chars: usize) -> String {
-    text.chars()
-        .take(max_chars)
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
+/// A session id as the log shows it: `cfe58611…`. A value that is not an
+/// id (the client made it up) is shown escaped, at most 40 characters.
+fn shortened_id(value: &str) -> String {
+    let is_id = value.len() == 32 && value.bytes().all(|b| b.is_ascii_hexdigit());
+    if is_id {
+        format!("{}…", &value[..8])
+    } else if value.chars().count() > 40 {
+        format!("{}…", printable(&value.chars().take(40).collect::<String>()))
+    } else {
+        printable(value)
+    }
+}
+
+/// The one escaping rule for what a client sent: printable ASCII stays,
+/// `\` doubles, and every other character becomes an escape, so nothing
+/// a client sends can break a line, move the cursor or reorder text.
+pub fn printable(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => shown.push_str("\\\\"),
+            ' '..='~' => shown.push(c),
+            '\t' => shown.push_str("\\t"),
+            '\r' => shown.push_str("\\r"),
+            '\n' => shown.push_str("\\n"),
+            c if (c as u32) < 0x80 => shown.push_str(&format!("\\x{:02x}", c as u32)),
+            c => shown.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        }
+    }
+    shown
 }
 
 /// Each line of a head, `> ` or `< ` first, up to the empty line.
@@ -124,7 +167,7 @@ fn trace_head(direction: char, bytes: &[u8]) -> String {
         let name = line.split(':').next().unwrap_or_default();
         let is_cookie =
             name.eq_ignore_ascii_case("cookie") || name.eq_ignore_ascii_case("set-cookie");
-        let line = printable(line, usize::MAX);
+        let line = printable(line);
         if is_cookie && highlight {
             // Bold yellow: the hand stamp going back and forth.
             text.push_str(&format!("{direction} \x1b[1;33m{line}\x1b[0m\n"));
@@ -137,8 +180,53 @@ fn trace_head(direction: char, bytes: &[u8]) -> String {
 }
 
 /// One `write` of all the lines, so two threads' logs never interleave.
+/// A failed write (nobody reads stdout any more) loses the lines, nothing
+/// else.
 fn print_all(text: &str) {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(text.as_bytes());
     let _ = stdout.flush();
+}
+
+/// A line about the server itself (the sweep, a refused connection), on
+/// stdout unless `--quiet`.
+pub fn line(mode: LogMode, text: &str) {
+    if mode != LogMode::Quiet {
+        print_all(&format!("{text}\n"));
+    }
+}
+
+/// A fault of the server's own (a file that cannot be written), on stderr.
+/// The text is the server's, so only control characters are escaped, to
+/// keep it one line. Never panics, whatever stderr is.
+pub fn error(text: &str) {
+    let one_line: String = text
+        .chars()
+        .map(|c| match c.is_control() {
+            true => format!("\\u{{{:x}}}", c as u32),
+            false => c.to_string(),
+        })
+        .collect();
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(format!("{one_line}\n").as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_escapes_everything_but_printable_ascii() {
+        assert_eq!(printable("GET /a b"), "GET /a b");
+        assert_eq!(printable("a\r\nb\tc\\"), "a\\r\\nb\\tc\\\\");
+        assert_eq!(printable("\x1b[31m"), "\\x1b[31m");
+        assert_eq!(printable("\u{9b}\u{85}\u{202e}\u{2028}é"), "\\u{9b}\\u{85}\\u{202e}\\u{2028}\\u{e9}");
+    }
+
+    #[test]
+    fn ids_are_cut_to_eight_digits() {
+        assert_eq!(shortened_id("cfe5861136d0404683dcd44fea6484c6"), "cfe58611…");
+        assert_eq!(shortened_id("../etc"), "../etc");
+        assert_eq!(shortened_id(""), "");
+    }
 }

@@ -14,6 +14,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use handstamp::app::LogoutMode;
 use handstamp::log::LogMode;
 use handstamp::server::{self, Config};
 
@@ -30,6 +31,8 @@ usage: handstamp [FLAGS]
   --trace                     print each request's and response's raw head
   --quiet                     print nothing per request
   --single-thread             serve one connection at a time on the main thread (for debuggers)
+  --logout delete|clear-name  delete the session at logout (default), or, as the Flask notes do,
+                              keep the file and cookie and store an empty name
   --no-inspector              leave out the panel that shows each page's request, response and session file
   --help                      print this text
 ";
@@ -56,9 +59,15 @@ fn main() -> ExitCode {
         }
     };
 
-    println!("listening on http://{}", server.local_addr());
-    // Whoever started us (a test, a script) waits for that line: send it now.
-    let _ = std::io::stdout().flush();
+    // Whoever started us (a test, a script) waits for that line: send it
+    // now. If nobody can read it, there is nobody to serve either.
+    let mut stdout = std::io::stdout();
+    let announced = writeln!(stdout, "listening on http://{}", server.local_addr())
+        .and_then(|()| stdout.flush());
+    if let Err(error) = announced {
+        eprintln!("handstamp: cannot write to stdout: {error}");
+        return ExitCode::FAILURE;
+    }
     server.run();
     ExitCode::SUCCESS
 }
@@ -98,6 +107,17 @@ fn parse_flags(args: &[String]) -> Result<Option<Config>, String> {
             "--quiet" => quiet = true,
             "--single-thread" => config.single_thread = true,
             "--no-inspector" => config.inspector = false,
+            "--logout" => {
+                config.logout_mode = match value()?.as_str() {
+                    "delete" => LogoutMode::Delete,
+                    "clear-name" => LogoutMode::ClearName,
+                    other => {
+                        return Err(format!(
+                            "--logout takes delete or clear-name, not '{other}'"
+                        ));
+                    }
+                }
+            }
             _ => return Err(format!("unknown flag '{arg}'")),
         }
         if inline_value.is_some() && matches!(

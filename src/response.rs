@@ -28,6 +28,9 @@ pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// A remark for the server's log line, never sent: why this visitor
+    /// had no session (`no session: idle too long`).
+    pub log_note: Option<String>,
 }
 
 pub const HTML: &str = "text/html; charset=utf-8";
@@ -40,6 +43,7 @@ impl Response {
             status,
             headers: vec![("Content-Type".to_string(), HTML.to_string())],
             body: html.into_bytes(),
+            log_note: None,
         }
     }
 
@@ -49,6 +53,7 @@ impl Response {
             status,
             headers: Vec::new(),
             body: Vec::new(),
+            log_note: None,
         }
     }
 
@@ -58,6 +63,7 @@ impl Response {
             status: 200,
             headers: vec![("Content-Type".to_string(), content_type.to_string())],
             body: bytes,
+            log_note: None,
         }
     }
 
@@ -77,6 +83,7 @@ impl Response {
             status,
             headers: vec![("Location".to_string(), location.to_string())],
             body: Vec::new(),
+            log_note: None,
         }
     }
 
@@ -90,6 +97,11 @@ impl Response {
             escape_html(reason)
         );
         Response::html(status, page)
+    }
+
+    pub fn with_log_note(mut self, note: &str) -> Self {
+        self.log_note = Some(note.to_string());
+        self
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
@@ -164,6 +176,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",
+        409 => "Conflict",
         413 => "Content Too Large",
         414 => "URI Too Long",
         415 => "Unsupported Media Type",

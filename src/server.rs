@@ -25,9 +25,9 @@ use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use crate::app::{App, LoadError};
+use crate::app::{App, LoadError, LogoutMode};
 use crate::connection;
-use crate::log::LogMode;
+use crate::log::{self, LogMode};
 use crate::response::Response;
 use crate::session::SessionSettings;
 
@@ -45,6 +45,7 @@ pub struct Config {
     pub single_thread: bool,
     /// The panel on every page (`--no-inspector` turns it off).
     pub inspector: bool,
+    pub logout_mode: LogoutMode,
 }
 
 impl Default for Config {
@@ -60,6 +61,7 @@ impl Default for Config {
             log_mode: LogMode::Lines,
             single_thread: false,
             inspector: true,
+            logout_mode: LogoutMode::Delete,
         }
     }
 }
@@ -94,7 +96,13 @@ pub fn start(config: Config) -> Result<Server, StartError> {
         lifetime_secs: config.session_lifetime_secs,
         max_sessions: config.max_sessions,
     };
-    let app = App::load(&config.www_dir, settings, config.log_mode, config.inspector)?;
+    let app = App::load(
+        &config.www_dir,
+        settings,
+        config.log_mode,
+        config.inspector,
+        config.logout_mode,
+    )?;
     let listener = TcpListener::bind(&config.addr).map_err(|source| StartError::Bind {
         addr: config.addr.clone(),
         source,
@@ -131,7 +139,7 @@ impl Server {
         for stream in self.listener.incoming() {
             match stream {
                 Ok(stream) => connection::serve_connection(stream, &self.app),
-                Err(error) => eprintln!("accept failed: {error}"),
+                Err(error) => log::error(&format!("accept failed: {error}")),
             }
         }
     }
@@ -144,7 +152,7 @@ impl Server {
                 // Running out of file descriptors lands here; the listener
                 // itself is fine, so keep accepting once some close.
                 Err(error) => {
-                    eprintln!("accept failed: {error}");
+                    log::error(&format!("accept failed: {error}"));
                     std::thread::sleep(Duration::from_millis(10));
                 }
             }
@@ -162,8 +170,11 @@ fn start_session_sweeper(app: Arc<App>) {
             loop {
                 std::thread::sleep(interval);
                 let removed = app.sessions.remove_expired();
-                if removed > 0 && app.log_mode != LogMode::Quiet {
-                    println!("sweep: removed {removed} expired session file(s)");
+                if removed > 0 {
+                    log::line(
+                        app.log_mode,
+                        &format!("sweep: removed {removed} expired session file(s)"),
+                    );
                 }
             }
         })
@@ -242,7 +253,7 @@ impl WorkerPool {
             .stack_size(WORKER_STACK_BYTES)
             .spawn(move || pool.work(stream, &worker_app));
         if let Err(error) = spawned {
-            eprintln!("cannot start a worker thread: {error}");
+            log::error(&format!("cannot start a worker thread: {error}"));
             self.state
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -267,9 +278,10 @@ impl WorkerPool {
         );
         let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
         let _ = stream.write_all(&response.to_bytes(false, Some("close")));
-        if log_mode != LogMode::Quiet {
-            println!("refused a connection: over the limit of open connections (503)");
-        }
+        log::line(
+            log_mode,
+            "refused a connection: over the limit of open connections (503)",
+        );
         // If the closer is busy, dropping closes at once; the 503 was sent.
         let _ = self.closer.try_send(stream);
     }

@@ -33,12 +33,12 @@
 //!   line), is gone: ignored when read, deleted by the sweeper thread.
 
 use std::fs::{self, File, OpenOptions};
+use std::collections::VecDeque;
 use std::io::{ErrorKind, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Where sessions live and how long.
 #[derive(Debug, Clone)]
@@ -206,13 +206,55 @@ pub struct SessionFileInfo {
     pub text: String,
 }
 
-/// Why a session could not be stored.
+/// Why a request has no session. The log line says it, so a learner can
+/// tell "never logged in" from "expired" from "the file is broken".
+#[derive(Debug)]
+pub enum NoSession {
+    NoCookie,
+    MalformedId,
+    SeveralIds,
+    NoFile,
+    IdleTooLong,
+    TooOld,
+    Corrupt(&'static str),
+    /// The file exists but could not be opened or read (out of file
+    /// descriptors, an I/O error): not "no session", but a server fault
+    /// that is answered 503 (app.rs).
+    Unreadable(String),
+}
+
+impl NoSession {
+    /// A few words for the log line: `no session: idle too long`.
+    pub fn reason(&self) -> String {
+        match self {
+            NoSession::NoCookie => "no cookie".to_string(),
+            NoSession::MalformedId => "malformed id".to_string(),
+            NoSession::SeveralIds => "several session cookies".to_string(),
+            NoSession::NoFile => "no such file".to_string(),
+            NoSession::IdleTooLong => "idle too long".to_string(),
+            NoSession::TooOld => "too old".to_string(),
+            NoSession::Corrupt(problem) => format!("corrupt file ({problem})"),
+            NoSession::Unreadable(error) => format!("unreadable file ({error})"),
+        }
+    }
+}
+
+/// Why a session could not be stored, locked or deleted.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
-    #[error("the server already holds {0} sessions, as many as --max-sessions allows")]
+    #[error(
+        "the server already holds {0} sessions, as many as --max-sessions allows, and none is unused"
+    )]
     Full(usize),
     #[error("cannot write session file '{path}': {source}")]
     Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot take the lock of a session: {0}")]
+    Lock(std::io::Error),
+    #[error("cannot delete session file '{path}': {source}")]
+    Delete {
         path: PathBuf,
         source: std::io::Error,
     },
@@ -221,171 +263,350 @@ pub enum SessionError {
 /// Session files larger than this are not session files.
 const MAX_FILE_BYTES: u64 = 64 * 1024;
 
-/// Locks are shared by ids that end in the same hex digits; 64 is plenty
-/// for requests that hold one for a few microseconds.
+/// The lock stripes (see the module doc): files `sessions/.locks/00` to
+/// `63`, made once and never deleted, so every process finds the same
+/// ones. A session uses the stripe its id's last two hex digits pick.
 const LOCK_STRIPES: usize = 64;
+const LOCKS_DIR: &str = ".locks";
 
 /// Temporary files start with this, so a leftover one is easy to find.
 const TEMP_PREFIX: &str = ".tmp-";
 
+/// How long login remembers the id it replaced (see `was_replaced`).
+const REPLACED_MEMORY: Duration = Duration::from_secs(10);
+/// At most this many replaced ids are remembered; the oldest go first.
+const MAX_REPLACED_REMEMBERED: usize = 4096;
+/// The folder is counted again at most this often when it looks full.
+const RECOUNT_INTERVAL: Duration = Duration::from_secs(1);
+/// At most this many never-used sessions are kept as candidates to evict.
+const MAX_EVICTION_CANDIDATES: usize = 10_000;
+
 /// The folder of session files, and the locks around changing them.
 pub struct SessionStore {
     settings: SessionSettings,
-    /// Session files on disk, so that creating one past the cap is refused
-    /// without counting the folder on every login.
-    live_sessions: AtomicUsize,
-    locks: Vec<Mutex<()>>,
+    /// One open lock file per stripe. The mutex orders this process's
+    /// threads; `File::lock` (flock) on the file orders processes.
+    stripes: Vec<Mutex<File>>,
+    capacity: Mutex<Capacity>,
+    /// Ids that login replaced a moment ago, with when.
+    replaced: Mutex<VecDeque<(SessionId, Instant)>>,
+}
+
+/// What this process knows about how full the folder is.
+struct Capacity {
+    /// Session files in the folder: counted at start, at each sweep and
+    /// when the cap seems reached; in between, this process's own creates
+    /// and deletes are added and taken away.
+    live: usize,
+    counted_at: Option<Instant>,
+    /// Never-used sessions, oldest first: the first to go when full.
+    unused_oldest_first: VecDeque<SessionId>,
 }
 
 /// Proof that the caller holds the lock of one session: `save` and
-/// `destroy` need it, so no change can skip the lock.
+/// `destroy` need it, so no change can skip the lock. Dropping it
+/// releases the lock.
 pub struct SessionLock<'a> {
     pub id: SessionId,
-    _guard: MutexGuard<'a, ()>,
+    stripe: MutexGuard<'a, File>,
+}
+
+impl Drop for SessionLock<'_> {
+    fn drop(&mut self) {
+        // Closing the process would release it too; a failed unlock can
+        // only mean the file is gone, which releases it as well.
+        let _ = self.stripe.unlock();
+    }
 }
 
 impl SessionStore {
-    /// Makes the folder if needed (mode 0700), removes temporary files a
-    /// crash left behind, counts the sessions, and checks that a file can
-    /// be written, so a bad folder is reported at start.
+    /// Makes the folder if needed and makes it private (0700) either way,
+    /// removes temporary files a crash left behind, opens the lock files,
+    /// counts the sessions, and checks that a file can be written, so a bad
+    /// folder is reported at start.
     pub fn open(settings: SessionSettings) -> std::io::Result<SessionStore> {
         let dir = &settings.dir;
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir)?;
-        let mut live = 0;
+        // A folder that was already there keeps its mode unless told: the
+        // ids in it are logins, so nobody else may list it.
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
         for entry in fs::read_dir(dir)? {
             let name = entry?.file_name();
             let name = name.to_string_lossy();
             if name.starts_with(TEMP_PREFIX) {
                 // A write that never reached its rename: it belongs to nobody.
                 fs::remove_file(dir.join(&*name))?;
-            } else if SessionId::parse(&name).is_some() {
-                live += 1;
             }
         }
+        let locks_dir = dir.join(LOCKS_DIR);
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&locks_dir)?;
+        let mut stripes = Vec::with_capacity(LOCK_STRIPES);
+        for stripe in 0..LOCK_STRIPES {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .custom_flags(O_NOFOLLOW)
+                .open(locks_dir.join(format!("{stripe:02}")))?;
+            stripes.push(Mutex::new(file));
+        }
         let probe = dir.join(format!("{TEMP_PREFIX}write-check"));
-        write_new_file(&probe, b"")?;
+        write_new_file(&probe, b"", None)?;
         fs::remove_file(&probe)?;
-        Ok(SessionStore {
+        let store = SessionStore {
             settings,
-            live_sessions: AtomicUsize::new(live),
-            locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
-        })
+            stripes,
+            capacity: Mutex::new(Capacity {
+                live: 0,
+                counted_at: None,
+                unused_oldest_first: VecDeque::new(),
+            }),
+            replaced: Mutex::new(VecDeque::new()),
+        };
+        store.count_sessions(&mut store.capacity());
+        Ok(store)
     }
 
     fn path_of(&self, id: &SessionId) -> PathBuf {
         self.settings.dir.join(id.as_str())
     }
 
-    /// Reads a live session: `None` if there is no file, it has expired, or
-    /// it is corrupt (which is logged). Reading counts as using it.
-    pub fn load(&self, id: &SessionId) -> Option<SessionData> {
+    fn capacity(&self) -> MutexGuard<'_, Capacity> {
+        self.capacity.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reads a live session. Reading counts as using it. A missing,
+    /// expired or corrupt file is `Err` with the reason (a corrupt one is
+    /// also logged); a file that cannot be read is `NoSession::Unreadable`,
+    /// which the caller must not take for "no session".
+    pub fn load(&self, id: &SessionId) -> Result<SessionData, NoSession> {
         let path = self.path_of(id);
         let mut file = match open_without_following_links(&path) {
             Ok(file) => file,
-            Err(error) if error.kind() == ErrorKind::NotFound => return None,
-            Err(error) => {
-                eprintln!("session {}: cannot open its file: {error}", id.as_str());
-                return None;
+            Err(error) if error.kind() == ErrorKind::NotFound => return Err(NoSession::NoFile),
+            Err(_) if path.is_symlink() => {
+                crate::log::error(&format!(
+                    "session {}: a symlink stands where its file should; not followed, treated as no session",
+                    short_id(id)
+                ));
+                return Err(NoSession::Corrupt("a symlink, never followed"));
             }
+            Err(error) => return Err(NoSession::Unreadable(error.to_string())),
         };
         let now = SystemTime::now();
-        let metadata = file.metadata().ok()?;
-        let last_used = metadata.modified().ok()?;
+        let metadata = file
+            .metadata()
+            .map_err(|e| NoSession::Unreadable(e.to_string()))?;
+        let last_used = metadata
+            .modified()
+            .map_err(|e| NoSession::Unreadable(e.to_string()))?;
         if secs_between(last_used, now) > self.settings.ttl_secs {
-            return None;
+            return Err(NoSession::IdleTooLong);
         }
         let data = match read_session_file(&mut file, metadata.len()) {
             Ok(data) => data,
-            Err(problem) => {
-                eprintln!("session {}: {problem}; treated as no session", id.as_str());
-                return None;
+            Err(ReadProblem::Io(error)) => return Err(NoSession::Unreadable(error.to_string())),
+            Err(ReadProblem::Corrupt(CorruptSession(problem))) => {
+                crate::log::error(&format!(
+                    "session {}: corrupt session file: {problem}; treated as no session",
+                    short_id(id)
+                ));
+                return Err(NoSession::Corrupt(problem));
             }
         };
         if unix_secs(now).saturating_sub(data.created_secs) > self.settings.lifetime_secs {
-            return None;
+            return Err(NoSession::TooOld);
         }
         // The modification time is the "last used" clock. Once a second is
         // often enough, and a failure only shortens the session's idle life.
-        if secs_between(last_used, now) >= 1 {
+        // A never-used session (see `is_unused`) is marked used at once.
+        if is_unused(last_used) || secs_between(last_used, now) >= 1 {
             let _ = file.set_modified(now);
         }
-        Some(data)
+        Ok(data)
     }
 
-    /// Takes the lock of session `id`. Hold it from `load` to `save`.
-    pub fn lock(&self, id: &SessionId) -> SessionLock<'_> {
+    /// Takes the lock of session `id`, for this process's threads and for
+    /// other processes on the same folder. Hold it from `load` to `save`.
+    pub fn lock(&self, id: &SessionId) -> Result<SessionLock<'_>, SessionError> {
         let stripe = usize::from_str_radix(&id.as_str()[30..], 16)
             .expect("a SessionId is hex digits")
             % LOCK_STRIPES;
-        // A panic while holding the lock poisons it; the file on disk is
-        // still whole (rename), so the lock is still good to use.
-        let guard = self.locks[stripe]
+        // A panic while holding the lock poisons it (see the module doc);
+        // the file on disk is still whole (rename), so it is still good.
+        let guard = self.stripes[stripe]
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        SessionLock {
+        // flock(LOCK_EX): waits while another process holds this stripe.
+        guard.lock().map_err(SessionError::Lock)?;
+        Ok(SessionLock {
             id: id.clone(),
-            _guard: guard,
-        }
+            stripe: guard,
+        })
     }
 
-    /// Stores a new session under a new random id, unless the cap is reached.
+    /// Stores a new session under a new random id. When the folder holds
+    /// `--max-sessions` files, a session that was never used after it was
+    /// made gives up its place (the oldest first); if there is none, the
+    /// answer is `Full`. Call it holding no session lock: it may take one.
     pub fn create(&self, data: &SessionData) -> Result<SessionId, SessionError> {
-        let max = self.settings.max_sessions;
-        let reserved =
-            self.live_sessions
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |live| {
-                    (live < max).then_some(live + 1)
-                });
-        if reserved.is_err() {
-            return Err(SessionError::Full(max));
+        loop {
+            let candidate = {
+                let mut capacity = self.capacity();
+                if capacity.live < self.settings.max_sessions {
+                    capacity.live += 1;
+                    break;
+                }
+                let recounted_lately = capacity
+                    .counted_at
+                    .is_some_and(|at| at.elapsed() < RECOUNT_INTERVAL);
+                if !recounted_lately {
+                    self.count_sessions(&mut capacity);
+                    continue;
+                }
+                match capacity.unused_oldest_first.pop_front() {
+                    Some(candidate) => candidate,
+                    None => return Err(SessionError::Full(self.settings.max_sessions)),
+                }
+            };
+            // The capacity lock is released before a session lock is taken:
+            // the two are always taken in the order session, then capacity.
+            self.evict_if_unused(&candidate);
         }
         let id = SessionId::new_random();
-        match self.write(&id, data) {
+        match self.write(&id, data, true) {
             Ok(()) => Ok(id),
             Err(error) => {
-                self.live_sessions.fetch_sub(1, Ordering::SeqCst);
+                let mut capacity = self.capacity();
+                capacity.live = capacity.live.saturating_sub(1);
                 Err(error)
             }
         }
     }
 
-    /// Replaces a session's file. The caller loaded it under the same lock,
-    /// so the session still exists: a logout can never be undone by this.
-    pub fn save(&self, lock: &SessionLock, data: &SessionData) -> Result<(), SessionError> {
-        self.write(&lock.id, data)
+    /// Login's new session takes the place of the visitor's old one: the
+    /// new file is written, then the old one (whose lock the caller holds)
+    /// is deleted. No cap applies, since the count does not grow; so a
+    /// full folder never stops a visitor with a session from logging in.
+    pub fn replace(
+        &self,
+        old: &SessionLock,
+        data: &SessionData,
+    ) -> Result<SessionId, SessionError> {
+        let id = SessionId::new_random();
+        self.write(&id, data, true)?;
+        self.capacity().live += 1;
+        if let Err(error) = self.destroy(old) {
+            // The new session stands; the old one will expire.
+            crate::log::error(&error.to_string());
+        }
+        self.remember_replaced(&old.id);
+        Ok(id)
     }
 
-    /// Deletes the session's file. Returns whether there was one.
-    pub fn destroy(&self, lock: &SessionLock) -> bool {
-        match fs::remove_file(self.path_of(&lock.id)) {
-            Ok(()) => {
-                self.live_sessions.fetch_sub(1, Ordering::SeqCst);
-                true
-            }
-            Err(error) if error.kind() == ErrorKind::NotFound => false,
-            Err(error) => {
-                eprintln!(
-                    "session {}: cannot delete its file: {error}",
-                    lock.id.as_str()
-                );
-                false
-            }
+    /// Deletes `candidate` if it is still a never-used session.
+    fn evict_if_unused(&self, candidate: &SessionId) {
+        let Ok(lock) = self.lock(candidate) else {
+            return;
+        };
+        let still_unused = fs::symlink_metadata(self.path_of(candidate))
+            .and_then(|metadata| metadata.modified())
+            .is_ok_and(is_unused);
+        if still_unused {
+            let _ = self.destroy(&lock);
         }
     }
 
+    /// Counts the session files in the folder and lists the never-used
+    /// ones, oldest first. Reads only the folder and each file's times.
+    fn count_sessions(&self, capacity: &mut Capacity) {
+        let mut live = 0;
+        let mut unused: Vec<(SystemTime, SessionId)> = Vec::new();
+        if let Ok(entries) = fs::read_dir(&self.settings.dir) {
+            for entry in entries.flatten() {
+                let Some(id) = SessionId::parse(&entry.file_name().to_string_lossy()) else {
+                    continue;
+                };
+                live += 1;
+                if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
+                    if is_unused(modified) {
+                        unused.push((modified, id));
+                    }
+                }
+            }
+        }
+        unused.sort_by_key(|(modified, _)| *modified);
+        unused.truncate(MAX_EVICTION_CANDIDATES);
+        capacity.live = live;
+        capacity.counted_at = Some(Instant::now());
+        capacity.unused_oldest_first = unused.into_iter().map(|(_, id)| id).collect();
+    }
+
+    /// Replaces a session's file. The caller loaded it under the same lock,
+    /// so the session still exists: a logout can never be undone by this.
+    pub fn save(&self, lock: &SessionLock, data: &SessionData) -> Result<(), SessionError> {
+        self.write(&lock.id, data, false)
+    }
+
+    /// Deletes the session's file. Returns whether there was one; a file
+    /// that is there and cannot be deleted is an error.
+    pub fn destroy(&self, lock: &SessionLock) -> Result<bool, SessionError> {
+        let path = self.path_of(&lock.id);
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                let mut capacity = self.capacity();
+                capacity.live = capacity.live.saturating_sub(1);
+                Ok(true)
+            }
+            Err(error) if error.kind() == ErrorKind::NotFound => Ok(false),
+            Err(source) => Err(SessionError::Delete { path, source }),
+        }
+    }
+
+    /// Remembers that login just replaced `id` (see `was_replaced`).
+    fn remember_replaced(&self, id: &SessionId) {
+        let mut replaced = self.replaced.lock().unwrap_or_else(|e| e.into_inner());
+        while replaced
+            .front()
+            .is_some_and(|(_, at)| at.elapsed() > REPLACED_MEMORY)
+            || replaced.len() >= MAX_REPLACED_REMEMBERED
+        {
+            replaced.pop_front();
+        }
+        replaced.push_back((id.clone(), Instant::now()));
+    }
+
+    /// Whether login replaced `id` in the last few seconds. A request that
+    /// still carries it was sent before the browser saw the new cookie (an
+    /// add to cart racing the login, say). It must not start a new session,
+    /// whose cookie would replace the login's, nor reach the new session,
+    /// which would let whoever planted the old id ride into it (fixation).
+    pub fn was_replaced(&self, id: &SessionId) -> bool {
+        let replaced = self.replaced.lock().unwrap_or_else(|e| e.into_inner());
+        replaced
+            .iter()
+            .any(|(old, at)| old == id && at.elapsed() <= REPLACED_MEMORY)
+    }
+
     /// Write the whole file under a temporary name, then rename it into
-    /// place.
-    fn write(&self, id: &SessionId, data: &SessionData) -> Result<(), SessionError> {
+    /// place. A new session's file is marked never-used (`is_unused`).
+    fn write(&self, id: &SessionId, data: &SessionData, is_new: bool) -> Result<(), SessionError> {
         let path = self.path_of(id);
         let suffix: u64 = rand::random();
         let temp_path = self
             .settings
             .dir
             .join(format!("{TEMP_PREFIX}{}-{suffix:016x}", id.as_str()));
-        let written = write_new_file(&temp_path, data.to_file_text().as_bytes())
+        let unused_mark = is_new.then(|| UNIX_EPOCH + Duration::from_secs(data.created_secs));
+        let written = write_new_file(&temp_path, data.to_file_text().as_bytes(), unused_mark)
             // Rename within one folder is atomic: a reader sees the old file
             // or the new one, never half of each. Rename also replaces a
             // symlink planted at `path` rather than writing through it.
@@ -460,6 +681,9 @@ impl SessionStore {
     /// checked again under its lock, so a session in use is never removed
     /// from under a request.
     pub fn remove_expired(&self) -> usize {
+        // The sweep is also when the count is brought up to date with what
+        // other processes and people did to the folder.
+        self.count_sessions(&mut self.capacity());
         let Ok(entries) = fs::read_dir(&self.settings.dir) else {
             return 0;
         };
@@ -471,8 +695,10 @@ impl SessionStore {
             if !self.is_expired(&id) {
                 continue;
             }
-            let lock = self.lock(&id);
-            if self.is_expired(&id) && self.destroy(&lock) {
+            let Ok(lock) = self.lock(&id) else {
+                continue;
+            };
+            if self.is_expired(&id) && self.destroy(&lock).unwrap_or(false) {
                 removed += 1;
             }
         }
@@ -505,28 +731,57 @@ impl SessionStore {
     }
 }
 
+/// A new session's file gets the modification time of its `created=`
+/// second exactly, nanoseconds zero; every later use (a read, a save)
+/// moves it to the present, which has nanoseconds. So a file whose time
+/// still has zero nanoseconds was never used after it was made: a visitor
+/// who came once, or a script making sessions. Those go first when the
+/// folder is full (NOTES.md, "When the sessions folder is full").
+fn is_unused(modified: SystemTime) -> bool {
+    modified
+        .duration_since(UNIX_EPOCH)
+        .is_ok_and(|since| since.subsec_nanos() == 0)
+}
+
+/// The id as logs show it: the first 8 hex digits, enough for
+/// `ls sessions/cfe58611*`, and an ellipsis.
+pub fn short_id(id: &SessionId) -> String {
+    format!("{}…", &id.as_str()[..8])
+}
+
+/// Why a session file could not be read.
+enum ReadProblem {
+    Io(std::io::Error),
+    Corrupt(CorruptSession),
+}
+
 /// Reads the whole file in one `read`: its size is known from `fstat`, and
 /// it never changes in place (every write is a new file renamed over it).
-fn read_session_file(file: &mut File, size: u64) -> Result<SessionData, CorruptSession> {
+fn read_session_file(file: &mut File, size: u64) -> Result<SessionData, ReadProblem> {
+    let corrupt = |problem| ReadProblem::Corrupt(CorruptSession(problem));
     if size > MAX_FILE_BYTES {
-        return Err(CorruptSession("it is too large"));
+        return Err(corrupt("it is too large"));
     }
     let mut bytes = vec![0; size as usize];
-    file.read_exact(&mut bytes)
-        .map_err(|_| CorruptSession("it cannot be read"))?;
-    let text = String::from_utf8(bytes).map_err(|_| CorruptSession("it is not UTF-8 text"))?;
-    SessionData::from_file_text(&text)
+    file.read_exact(&mut bytes).map_err(ReadProblem::Io)?;
+    let text = String::from_utf8(bytes).map_err(|_| corrupt("it is not UTF-8 text"))?;
+    SessionData::from_file_text(&text).map_err(ReadProblem::Corrupt)
 }
 
 /// Creates a file that did not exist (never through a symlink), readable
-/// and writable by its owner only (0600), and writes `bytes` to it.
-fn write_new_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// and writable by its owner only (0600), writes `bytes` to it, and sets
+/// its modification time if given.
+fn write_new_file(path: &Path, bytes: &[u8], modified: Option<SystemTime>) -> std::io::Result<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)?;
-    file.write_all(bytes)
+    file.write_all(bytes)?;
+    if let Some(modified) = modified {
+        file.set_modified(modified)?;
+    }
+    Ok(())
 }
 
 /// Opens a session file for reading, refusing a symlink in its place:

@@ -603,15 +603,33 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 }
 
 #[test]
-fn the_log_shows_the_cookie_round_trip() {
+fn the_log_shows_the_cookie_round_trip_with_ids_cut_to_eight_digits() {
     let server = TestServer::start();
+    let first = server.get("/", None);
+    assert_eq!(first.status(), 302);
+    server.wait_for_log("GET / 302 -> /login  cookie: -  set-cookie: -  (no session: no cookie)\n");
     let id = common::log_in(&server, "David");
+    let short = &id[..8];
     let reply = server.get("/", Some(&format!("session={id}")));
     assert_eq!(reply.status(), 200);
     server.wait_for_log(&format!(
-        "POST /login 303 -> /  cookie: -  set-cookie: session={id}\n"
+        "POST /login 303 -> /  cookie: -  set-cookie: session={short}…\n"
     ));
-    server.wait_for_log(&format!("GET / 200  cookie: session={id}  set-cookie: -\n"));
+    server.wait_for_log(&format!("GET / 200  cookie: session={short}…  set-cookie: -\n"));
+    let logout = server.get("/logout", Some(&format!("session={id}")));
+    assert_eq!(logout.status(), 302);
+    server.wait_for_log(&format!(
+        "GET /logout 302 -> /  cookie: session={short}…  set-cookie: session= (expired)\n"
+    ));
+    let after = server.get("/", Some(&format!("session={id}")));
+    assert_eq!(after.status(), 302);
+    server.wait_for_log(&format!(
+        "GET / 302 -> /login  cookie: session={short}…  set-cookie: -  (no session: no such file)\n"
+    ));
+    let made_up = server.get("/", Some("session=../../etc/passwd"));
+    assert_eq!(made_up.status(), 302);
+    server.wait_for_log("cookie: session=../../etc/passwd  set-cookie: -  (no session: malformed id)\n");
+    assert!(!server.log().contains(&id), "a whole id in the log:\n{}", server.log());
 }
 
 #[test]

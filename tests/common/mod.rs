@@ -146,11 +146,13 @@ impl TestServer {
             .unwrap_or_else(|e| panic!("session file {id}: {e}"))
     }
 
-    /// Every entry in the sessions folder, dot files included, sorted.
+    /// Every entry in the sessions folder, dot files included, sorted;
+    /// but not `.locks`, the lock stripes' folder, which is always there.
     pub fn session_dir_entries(&self) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(&self.sessions_dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name != ".locks")
             .collect();
         names.sort();
         names
