@@ -415,3 +415,30 @@ fn ago(now: u64, secs: u64) -> String {
 fn from_now(now: u64, secs: u64) -> String {
     format!("in {} s", secs.saturating_sub(now))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::request::parse_head;
+
+    #[test]
+    fn only_loopback_peers_not_behind_a_proxy_are_local() {
+        let direct = parse_head(b"GET /sessions HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
+        let proxied =
+            parse_head(b"GET /sessions HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n")
+                .unwrap();
+        for (peer, local) in [
+            ("127.0.0.1:5000", true),
+            ("127.0.0.2:5000", true),
+            ("[::1]:5000", true),
+            ("[::ffff:127.0.0.1]:5000", true),
+            ("192.0.2.7:5000", false),
+            ("[2001:db8::1]:5000", false),
+            ("[::ffff:192.0.2.7]:5000", false),
+        ] {
+            let peer: SocketAddr = peer.parse().unwrap();
+            assert_eq!(is_local_client(&direct, peer), local, "{peer}");
+            assert!(!is_local_client(&proxied, peer), "{peer} via a proxy");
+        }
+    }
+}

@@ -404,3 +404,8 @@ pub fn log_in(server: &TestServer, name: &str) -> String {
 pub fn created_line(file: &str) -> &str {
     file.lines().next().expect("a session file has lines")
 }
+
+/// `Cookie: VALUE\r\n`
+pub fn cookie_header_line(value: &str) -> String {
+    format!("Cookie: {value}\r\n")
+}

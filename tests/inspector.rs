@@ -1,0 +1,214 @@
+//! The inspector panel on every page, the sessions page, and the two
+//! teaching routes /echo and /cookie, over real sockets.
+
+mod common;
+
+use common::{TestServer, cookie_header_line, get_request, log_in, post_form_request};
+
+/// The panel's HTML, from `<section class="inspector"` to `</section>`.
+fn panel(body: &str) -> &str {
+    let start = body
+        .find("<section class=\"inspector\"")
+        .unwrap_or_else(|| panic!("no inspector panel in:\n{body}"));
+    let end = body[start..].find("</section>").expect("the panel closes") + start;
+    &body[start..end]
+}
+
+#[test]
+fn every_app_page_carries_the_panel_with_its_request_response_file_and_handler() {
+    let server = TestServer::start();
+    let id = log_in(&server, "David");
+    for (path, handler) in [
+        ("/", "app::index"),
+        ("/login", "app::login_form"),
+        ("/store", "app::store"),
+        ("/cart", "app::cart"),
+        ("/nowhere", "router::not_found"),
+    ] {
+        let reply = server.get(path, Some(&format!("session={id}")));
+        let body = reply.body_text();
+        let panel = panel(&body);
+        assert!(
+            panel.contains(&format!("<code>{handler}</code> in <code>src/{}.rs</code>", handler.split("::").next().unwrap())),
+            "{path}: handler missing in\n{panel}"
+        );
+        assert!(
+            panel.contains(&format!("<mark>Cookie: session={id}</mark>")),
+            "{path}: the Cookie line is not marked in\n{panel}"
+        );
+        assert!(panel.contains(&format!("GET {path} HTTP/1.1\nHost: localhost\n")), "{path}:\n{panel}");
+        assert!(panel.contains("Content-Length: (counted when the page is done"), "{path}");
+        let file = server.session_file(&id);
+        assert!(
+            panel.contains(&format!("<pre class=\"file\">{}</pre>", file)),
+            "{path}: the session file's text is not shown:\n{panel}"
+        );
+        // The panel shows the visitor's cookie: no cache may keep the page.
+        assert_eq!(reply.header("Cache-Control"), Some("no-store"), "{path}");
+    }
+}
+
+#[test]
+fn the_panel_says_in_words_why_there_is_no_file() {
+    let server = TestServer::start();
+    let none = server.get("/login", None).body_text();
+    assert!(panel(&none).contains("Your browser sent no <code>session</code> cookie"));
+    let made_up = server
+        .get("/login", Some("session=0123456789abcdef0123456789abcdef"))
+        .body_text();
+    assert!(
+        panel(&made_up).contains("There is no file <code>")
+            && panel(&made_up).contains("/0123456789abcdef0123456789abcdef</code>: the session expired, was logged out, or the id was made up"),
+        "{}",
+        panel(&made_up)
+    );
+    let malformed = server.get("/login", Some("session=../../x")).body_text();
+    assert!(panel(&malformed).contains("is not 32 lowercase hex digits"));
+}
+
+#[test]
+fn after_login_the_home_page_shows_the_303_and_its_set_cookie() {
+    let server = TestServer::start();
+    let mut client = server.connect();
+    client.send(&post_form_request("/login", "name=David", None));
+    let login = client.read_reply();
+    let id = login.session_cookie().unwrap();
+    // A new connection: the link is the id the 303 gave.
+    let home = server.get("/", Some(&format!("session={id}"))).body_text();
+    let panel = panel(&home);
+    assert!(panel.contains("<code>POST /login HTTP/1.1</code> → <code>HTTP/1.1 303 See Other</code> (<code>app::login</code>)"), "{panel}");
+    assert!(
+        panel.contains(&format!("<mark>Set-Cookie: session={id}; Path=/; HttpOnly; SameSite=Lax</mark>")),
+        "{panel}"
+    );
+    assert!(panel.contains("name=David\n</pre>"), "{panel}");
+    // A reload is not "after a redirect" any more.
+    let again = server.get("/", Some(&format!("session={id}"))).body_text();
+    assert!(!self::panel(&again).contains("303 See Other"), "{}", self::panel(&again));
+}
+
+#[test]
+fn after_logout_the_login_page_shows_max_age_0_and_the_deleted_file() {
+    let server = TestServer::start();
+    let id = log_in(&server, "David");
+    // One keep-alive connection, as a browser follows redirects.
+    let mut client = server.connect();
+    client.send(&get_request("/logout", Some(&format!("session={id}"))));
+    assert_eq!(client.read_reply().status(), 302);
+    client.send(&get_request("/", None));
+    assert_eq!(client.read_reply().header("Location"), Some("/login"));
+    client.send(&get_request("/login", None));
+    let body = client.read_reply().body_text();
+    let panel = panel(&body);
+    let logout_at = panel.find("<code>GET /logout HTTP/1.1</code> → <code>HTTP/1.1 302 Found</code>").expect(panel);
+    let home_at = panel.find("<code>GET / HTTP/1.1</code> → <code>HTTP/1.1 302 Found</code>").expect(panel);
+    assert!(logout_at < home_at, "the chain is in order:\n{panel}");
+    assert!(panel.contains("<mark>Set-Cookie: session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax</mark>"));
+    assert!(panel.contains(&format!("/{id}</code>, was deleted by this request")), "{panel}");
+}
+
+#[test]
+fn a_redirect_on_another_connection_without_the_id_is_not_claimed() {
+    let server = TestServer::start();
+    // Visitor A is redirected from / to /login.
+    let mut a = server.connect();
+    a.send(&get_request("/", None));
+    assert_eq!(a.read_reply().status(), 302);
+    // Visitor B, on its own connection, asks for /login: A's redirect must
+    // not appear on B's page.
+    let body = server.get("/login", None).body_text();
+    assert!(panel(&body).contains("No redirect that this server can tie to your browser led here"));
+}
+
+#[test]
+fn a_hostile_header_shows_as_text_in_the_panel() {
+    let server = TestServer::start();
+    let reply = server.exchange(concat!(
+        "GET /login HTTP/1.1\r\nHost: localhost\r\n",
+        "X-Evil: <script>alert(1)</script>\r\n",
+        "Cookie: a=<img src=x onerror=alert(2)>\r\n\r\n"
+    ));
+    let body = reply.body_text();
+    assert!(!body.contains("<script>alert"), "{body}");
+    assert!(!body.contains("<img src=x"), "{body}");
+    assert!(panel(&body).contains("X-Evil: &lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(panel(&body).contains("<mark>Cookie: a=&lt;img src=x onerror=alert(2)&gt;</mark>"));
+}
+
+#[test]
+fn no_inspector_leaves_the_panel_out() {
+    let server = TestServer::start_with(&["--no-inspector"]);
+    let id = log_in(&server, "David");
+    let body = server.get("/", Some(&format!("session={id}"))).body_text();
+    assert!(body.contains("You are logged in as David."));
+    assert!(!body.contains("inspector"), "{body}");
+}
+
+#[test]
+fn the_sessions_page_lists_every_file_to_a_local_client() {
+    let server = TestServer::start();
+    let david = log_in(&server, "David");
+    let ann = log_in(&server, "Ann");
+    let reply = server.get("/sessions", None);
+    assert_eq!(reply.status(), 200, "{reply}");
+    let body = reply.body_text();
+    let listing = &body[..body.find("<section class=\"inspector\"").unwrap()];
+    assert!(listing.contains(": 2 files."), "{listing}");
+    for id in [&david, &ann] {
+        assert!(listing.contains(&format!("<td><code>{id}</code></td>")), "{listing}");
+        assert!(listing.contains(&format!("/{id}</code></p>\n<pre class=\"file\">{}</pre>", server.session_file(id))));
+    }
+    server.get("/logout", Some(&format!("session={ann}")));
+    let after = server.get("/sessions", None).body_text();
+    assert!(after.contains(": 1 file."), "a logout removes one");
+    assert!(!after.contains(&ann));
+}
+
+#[test]
+fn the_sessions_page_does_not_exist_for_a_client_through_a_proxy() {
+    // Behind a proxy every peer is the proxy's loopback address; the proxy
+    // says who really asked. Such a request is not from this machine.
+    let server = TestServer::start();
+    let id = log_in(&server, "David");
+    for header in ["X-Forwarded-For: 203.0.113.9", "Forwarded: for=203.0.113.9", "Via: 1.1 proxy"] {
+        let reply = server.exchange(&format!("GET /sessions HTTP/1.1\r\nHost: a\r\n{header}\r\n\r\n"));
+        assert_eq!(reply.status_line, "HTTP/1.1 404 Not Found", "{header}:\n{reply}");
+        assert!(!reply.body_text().contains(&id));
+    }
+}
+
+#[test]
+fn echo_sends_back_the_request_exactly() {
+    let server = TestServer::start();
+    let request = "PUT /echo?x=1 HTTP/1.1\r\nHost: a\r\nX-Odd:   spaced  \r\nContent-Length: 5\r\n\r\nhello";
+    let reply = server.exchange(request);
+    assert_eq!(reply.status(), 200, "{reply}");
+    assert_eq!(reply.header("Content-Type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(reply.header("X-Content-Type-Options"), Some("nosniff"));
+    assert_eq!(reply.body_text(), request);
+    let chunked = "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+    let reply = server.exchange(chunked);
+    assert_eq!(reply.body_text(), "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nabc");
+}
+
+#[test]
+fn cookie_shows_the_pairs_as_the_server_splits_them() {
+    let server = TestServer::start();
+    let reply = server.exchange(&format!(
+        "GET /cookie HTTP/1.1\r\nHost: a\r\n{}{}\r\n",
+        cookie_header_line("a=1;b=2;  c = \"3\" ; flag"),
+        cookie_header_line("session=x")
+    ));
+    assert_eq!(reply.status(), 200);
+    assert_eq!(reply.body_text(), "a=1\nb=2\nc=3\nsession=x\n");
+    assert_eq!(reply.header("X-Content-Type-Options"), Some("nosniff"));
+    assert_eq!(server.get("/cookie", None).body_text(), "");
+}
+
+#[test]
+fn a_favicon_is_served() {
+    let server = TestServer::start();
+    let reply = server.get("/favicon.ico", None);
+    assert_eq!(reply.status(), 200);
+    assert_eq!(reply.header("Content-Type"), Some("image/x-icon"));
+}
