@@ -144,7 +144,10 @@ impl App {
     /// Until the lock is dropped no other request (in this process or
     /// another on the same folder) can change or delete it, and a session
     /// deleted before the lock was taken is simply not found.
-    fn locked_session(&self, request: &Request) -> Result<(SessionLock<'_>, SessionData), NoSession> {
+    fn locked_session(
+        &self,
+        request: &Request,
+    ) -> Result<(SessionLock<'_>, SessionData), NoSession> {
         let id = session_id(request)?;
         let lock = self
             .sessions
@@ -317,7 +320,10 @@ pub fn logout(request: &Request, app: &App) -> Response {
         if let Err(error) = deleted {
             // Saying "logged out" while the file still opens the session
             // would be a lie the visitor might rely on.
-            log::error(&format!("logout of session {}: {error}", session::short_id(&id)));
+            log::error(&format!(
+                "logout of session {}: {error}",
+                session::short_id(&id)
+            ));
             return Response::error(
                 500,
                 "The server could not delete your session, so you are still logged in. \
@@ -420,7 +426,10 @@ pub fn cart(request: &Request, app: &App) -> Response {
     let (cart, note) = match app.current_session(request) {
         Ok((_, data)) => (data.get("cart").unwrap_or_default().to_string(), None),
         Err(no_session) => match unless_unreadable(no_session) {
-            Ok(no_session) => (String::new(), Some(format!("no session: {}", no_session.reason()))),
+            Ok(no_session) => (
+                String::new(),
+                Some(format!("no session: {}", no_session.reason())),
+            ),
             Err(response) => return response,
         },
     };

@@ -93,7 +93,14 @@ pub fn serve_connection(stream: TcpStream, app: &App) {
         let bytes = response.to_bytes(head_only, connection_header(&request, keep_alive));
         if let Some(inspector) = &app.inspector {
             if (300..400).contains(&response.status) {
-                inspector.remember_redirect(peer, &request, &response, &bytes, handler, &app.sessions);
+                inspector.remember_redirect(
+                    peer,
+                    &request,
+                    &response,
+                    &bytes,
+                    handler,
+                    &app.sessions,
+                );
             }
         }
         log::exchange(app.log_mode, &peer.to_string(), &request, &response, &bytes);

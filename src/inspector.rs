@@ -203,10 +203,9 @@ fn new_session_id(response: &Response) -> Option<String> {
 }
 
 fn expires_session_cookie(response: &Response) -> bool {
-    response
-        .headers
-        .iter()
-        .any(|(name, value)| name.eq_ignore_ascii_case("set-cookie") && *value == cookie::expire_session_cookie())
+    response.headers.iter().any(|(name, value)| {
+        name.eq_ignore_ascii_case("set-cookie") && *value == cookie::expire_session_cookie()
+    })
 }
 
 /// The head part of bytes that went over the wire.
@@ -258,7 +257,10 @@ fn session_html(request: &Request, response: &Response, sessions: &SessionStore)
     let dir = sessions.dir().display().to_string();
     let sent: Vec<&str> = request.cookie_values(SESSION_COOKIE);
     let mut html = String::new();
-    if let Some(new_id) = new_session_id(response).as_deref().and_then(SessionId::parse) {
+    if let Some(new_id) = new_session_id(response)
+        .as_deref()
+        .and_then(SessionId::parse)
+    {
         html.push_str(&format!(
             "<p>This answer's <code>Set-Cookie</code> gives your browser a new id; its file was just written:</p>\n{}",
             file_html(&dir, &new_id, sessions)
@@ -337,8 +339,16 @@ fn panel_html(
     } else {
         html.push_str("<h3>The redirects that led here</h3>\n<ol class=\"chain\">\n");
         for redirect in chain {
-            let start_line = redirect.request_head.split("\r\n").next().unwrap_or_default();
-            let status_line = redirect.response_head.split("\r\n").next().unwrap_or_default();
+            let start_line = redirect
+                .request_head
+                .split("\r\n")
+                .next()
+                .unwrap_or_default();
+            let status_line = redirect
+                .response_head
+                .split("\r\n")
+                .next()
+                .unwrap_or_default();
             html.push_str(&format!(
                 "<li><p><code>{}</code> → <code>{}</code> (<code>{}</code>)</p>\n\
                  <pre class=\"head request\">{}</pre>\n<pre class=\"head response\">{}</pre>\n{}</li>\n",
@@ -409,7 +419,11 @@ pub fn sessions_listing_html(sessions: &SessionStore) -> Result<String, std::io:
 }
 
 fn ago(now: u64, secs: u64) -> String {
-    format!("{} s ago ({})", now.saturating_sub(secs), response::http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(secs)))
+    format!(
+        "{} s ago ({})",
+        now.saturating_sub(secs),
+        response::http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+    )
 }
 
 fn from_now(now: u64, secs: u64) -> String {

@@ -129,7 +129,10 @@ fn shortened_id(value: &str) -> String {
     if is_id {
         format!("{}…", &value[..8])
     } else if value.chars().count() > 40 {
-        format!("{}…", printable(&value.chars().take(40).collect::<String>()))
+        format!(
+            "{}…",
+            printable(&value.chars().take(40).collect::<String>())
+        )
     } else {
         printable(value)
     }
@@ -220,12 +223,18 @@ mod tests {
         assert_eq!(printable("GET /a b"), "GET /a b");
         assert_eq!(printable("a\r\nb\tc\\"), "a\\r\\nb\\tc\\\\");
         assert_eq!(printable("\x1b[31m"), "\\x1b[31m");
-        assert_eq!(printable("\u{9b}\u{85}\u{202e}\u{2028}é"), "\\u{9b}\\u{85}\\u{202e}\\u{2028}\\u{e9}");
+        assert_eq!(
+            printable("\u{9b}\u{85}\u{202e}\u{2028}é"),
+            "\\u{9b}\\u{85}\\u{202e}\\u{2028}\\u{e9}"
+        );
     }
 
     #[test]
     fn ids_are_cut_to_eight_digits() {
-        assert_eq!(shortened_id("cfe5861136d0404683dcd44fea6484c6"), "cfe58611…");
+        assert_eq!(
+            shortened_id("cfe5861136d0404683dcd44fea6484c6"),
+            "cfe58611…"
+        );
         assert_eq!(shortened_id("../etc"), "../etc");
         assert_eq!(shortened_id(""), "");
     }

@@ -120,10 +120,12 @@ fn parse_flags(args: &[String]) -> Result<Option<Config>, String> {
             }
             _ => return Err(format!("unknown flag '{arg}'")),
         }
-        if inline_value.is_some() && matches!(
+        if inline_value.is_some()
+            && matches!(
                 flag,
                 "--trace" | "--quiet" | "--single-thread" | "--no-inspector"
-            ) {
+            )
+        {
             return Err(format!("{flag} takes no value"));
         }
     }

@@ -70,12 +70,14 @@ fn answer(request: &Request, peer: SocketAddr, app: &App) -> (Response, &'static
         }
         // Browsers ask for it on every first visit; a 404 each time would
         // clutter the log the learner is reading.
-        ("GET", "/favicon.ico") => {
-            (static_files::serve("/static/favicon.ico", &app.static_dir), "static_files::serve")
-        }
-        ("GET", path) if path.starts_with("/static/") => {
-            (static_files::serve(path, &app.static_dir), "static_files::serve")
-        }
+        ("GET", "/favicon.ico") => (
+            static_files::serve("/static/favicon.ico", &app.static_dir),
+            "static_files::serve",
+        ),
+        ("GET", path) if path.starts_with("/static/") => (
+            static_files::serve(path, &app.static_dir),
+            "static_files::serve",
+        ),
         (_, "/echo") => (echo::echo(request), "echo::echo"),
         ("GET", "/cookie") => (echo::cookie(request), "echo::cookie"),
         // Debug builds only: shows that a handler's panic becomes a 500 for
@@ -85,7 +87,10 @@ fn answer(request: &Request, peer: SocketAddr, app: &App) -> (Response, &'static
         ("OPTIONS", "*") => (options(SERVER_METHODS), "router::options"),
         (_, path) => match allowed_methods(path, request, peer) {
             Some(allow) if method == "OPTIONS" => (options(allow), "router::options"),
-            Some(allow) => (method_not_allowed(request, allow), "router::method_not_allowed"),
+            Some(allow) => (
+                method_not_allowed(request, allow),
+                "router::method_not_allowed",
+            ),
             None => (not_found(path), "router::not_found"),
         },
     }

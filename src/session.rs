@@ -32,8 +32,8 @@
 //!   when it was last used), or older than `lifetime_secs` (the `created=`
 //!   line), is gone: ignored when read, deleted by the sweeper thread.
 
-use std::fs::{self, File, OpenOptions};
 use std::collections::VecDeque;
+use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -483,7 +483,14 @@ impl SessionStore {
         }
         let id = SessionId::new_random();
         match self.write(&id, data, true) {
-            Ok(()) => Ok(id),
+            Ok(()) => {
+                // Unused until someone brings its cookie back.
+                let mut capacity = self.capacity();
+                if capacity.unused_oldest_first.len() < MAX_EVICTION_CANDIDATES {
+                    capacity.unused_oldest_first.push_back(id.clone());
+                }
+                Ok(id)
+            }
             Err(error) => {
                 let mut capacity = self.capacity();
                 capacity.live = capacity.live.saturating_sub(1);
@@ -512,16 +519,23 @@ impl SessionStore {
         Ok(id)
     }
 
-    /// Deletes `candidate` if it is still a never-used session.
+    /// Deletes `candidate` if it is still a never-used session. If its file
+    /// is gone already (a logout through another process, a person), the
+    /// count was one too high, and is corrected.
     fn evict_if_unused(&self, candidate: &SessionId) {
         let Ok(lock) = self.lock(candidate) else {
             return;
         };
-        let still_unused = fs::symlink_metadata(self.path_of(candidate))
-            .and_then(|metadata| metadata.modified())
-            .is_ok_and(is_unused);
-        if still_unused {
-            let _ = self.destroy(&lock);
+        match fs::symlink_metadata(self.path_of(candidate)) {
+            Ok(metadata) if metadata.modified().is_ok_and(is_unused) => {
+                let _ = self.destroy(&lock);
+            }
+            Ok(_) => {}
+            Err(error) if error.kind() == ErrorKind::NotFound => {
+                let mut capacity = self.capacity();
+                capacity.live = capacity.live.saturating_sub(1);
+            }
+            Err(_) => {}
         }
     }
 
@@ -632,7 +646,9 @@ impl SessionStore {
             Err(error) => return Err(error),
         };
         let mut bytes = Vec::new();
-        Read::by_ref(&mut file).take(MAX_FILE_BYTES).read_to_end(&mut bytes)?;
+        Read::by_ref(&mut file)
+            .take(MAX_FILE_BYTES)
+            .read_to_end(&mut bytes)?;
         Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
     }
 

@@ -58,9 +58,16 @@ fn a_request_from_another_origin_changes_nothing_and_gets_403() {
             );
             assert!(reply.header("Set-Cookie").is_none(), "{reply}");
             if method != "HEAD" {
-                assert!(reply.body_text().contains("started by another site"), "{reply}");
+                assert!(
+                    reply.body_text().contains("started by another site"),
+                    "{reply}"
+                );
             }
-            assert_eq!(server.session_file(&id), file_before, "{method} {path} {provenance:?}");
+            assert_eq!(
+                server.session_file(&id),
+                file_before,
+                "{method} {path} {provenance:?}"
+            );
             assert_eq!(server.session_dir_entries(), [id.clone()]);
         }
     }

@@ -615,7 +615,9 @@ fn the_log_shows_the_cookie_round_trip_with_ids_cut_to_eight_digits() {
     server.wait_for_log(&format!(
         "POST /login 303 -> /  cookie: -  set-cookie: session={short}…\n"
     ));
-    server.wait_for_log(&format!("GET / 200  cookie: session={short}…  set-cookie: -\n"));
+    server.wait_for_log(&format!(
+        "GET / 200  cookie: session={short}…  set-cookie: -\n"
+    ));
     let logout = server.get("/logout", Some(&format!("session={id}")));
     assert_eq!(logout.status(), 302);
     server.wait_for_log(&format!(
@@ -628,8 +630,14 @@ fn the_log_shows_the_cookie_round_trip_with_ids_cut_to_eight_digits() {
     ));
     let made_up = server.get("/", Some("session=../../etc/passwd"));
     assert_eq!(made_up.status(), 302);
-    server.wait_for_log("cookie: session=../../etc/passwd  set-cookie: -  (no session: malformed id)\n");
-    assert!(!server.log().contains(&id), "a whole id in the log:\n{}", server.log());
+    server.wait_for_log(
+        "cookie: session=../../etc/passwd  set-cookie: -  (no session: malformed id)\n",
+    );
+    assert!(
+        !server.log().contains(&id),
+        "a whole id in the log:\n{}",
+        server.log()
+    );
 }
 
 #[test]

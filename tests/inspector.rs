@@ -29,15 +29,24 @@ fn every_app_page_carries_the_panel_with_its_request_response_file_and_handler()
         let body = reply.body_text();
         let panel = panel(&body);
         assert!(
-            panel.contains(&format!("<code>{handler}</code> in <code>src/{}.rs</code>", handler.split("::").next().unwrap())),
+            panel.contains(&format!(
+                "<code>{handler}</code> in <code>src/{}.rs</code>",
+                handler.split("::").next().unwrap()
+            )),
             "{path}: handler missing in\n{panel}"
         );
         assert!(
             panel.contains(&format!("<mark>Cookie: session={id}</mark>")),
             "{path}: the Cookie line is not marked in\n{panel}"
         );
-        assert!(panel.contains(&format!("GET {path} HTTP/1.1\nHost: localhost\n")), "{path}:\n{panel}");
-        assert!(panel.contains("Content-Length: (counted when the page is done"), "{path}");
+        assert!(
+            panel.contains(&format!("GET {path} HTTP/1.1\nHost: localhost\n")),
+            "{path}:\n{panel}"
+        );
+        assert!(
+            panel.contains("Content-Length: (counted when the page is done"),
+            "{path}"
+        );
         let file = server.session_file(&id);
         assert!(
             panel.contains(&format!("<pre class=\"file\">{}</pre>", file)),
@@ -78,13 +87,19 @@ fn after_login_the_home_page_shows_the_303_and_its_set_cookie() {
     let panel = panel(&home);
     assert!(panel.contains("<code>POST /login HTTP/1.1</code> → <code>HTTP/1.1 303 See Other</code> (<code>app::login</code>)"), "{panel}");
     assert!(
-        panel.contains(&format!("<mark>Set-Cookie: session={id}; Path=/; HttpOnly; SameSite=Lax</mark>")),
+        panel.contains(&format!(
+            "<mark>Set-Cookie: session={id}; Path=/; HttpOnly; SameSite=Lax</mark>"
+        )),
         "{panel}"
     );
     assert!(panel.contains("name=David\n</pre>"), "{panel}");
     // A reload is not "after a redirect" any more.
     let again = server.get("/", Some(&format!("session={id}"))).body_text();
-    assert!(!self::panel(&again).contains("303 See Other"), "{}", self::panel(&again));
+    assert!(
+        !self::panel(&again).contains("303 See Other"),
+        "{}",
+        self::panel(&again)
+    );
 }
 
 #[test]
@@ -100,11 +115,22 @@ fn after_logout_the_login_page_shows_max_age_0_and_the_deleted_file() {
     client.send(&get_request("/login", None));
     let body = client.read_reply().body_text();
     let panel = panel(&body);
-    let logout_at = panel.find("<code>GET /logout HTTP/1.1</code> → <code>HTTP/1.1 302 Found</code>").expect(panel);
-    let home_at = panel.find("<code>GET / HTTP/1.1</code> → <code>HTTP/1.1 302 Found</code>").expect(panel);
+    let logout_at = panel
+        .find("<code>GET /logout HTTP/1.1</code> → <code>HTTP/1.1 302 Found</code>")
+        .expect(panel);
+    let home_at = panel
+        .find("<code>GET / HTTP/1.1</code> → <code>HTTP/1.1 302 Found</code>")
+        .expect(panel);
     assert!(logout_at < home_at, "the chain is in order:\n{panel}");
-    assert!(panel.contains("<mark>Set-Cookie: session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax</mark>"));
-    assert!(panel.contains(&format!("/{id}</code>, was deleted by this request")), "{panel}");
+    assert!(
+        panel.contains(
+            "<mark>Set-Cookie: session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax</mark>"
+        )
+    );
+    assert!(
+        panel.contains(&format!("/{id}</code>, was deleted by this request")),
+        "{panel}"
+    );
 }
 
 #[test]
@@ -155,8 +181,14 @@ fn the_sessions_page_lists_every_file_to_a_local_client() {
     let listing = &body[..body.find("<section class=\"inspector\"").unwrap()];
     assert!(listing.contains(": 2 files."), "{listing}");
     for id in [&david, &ann] {
-        assert!(listing.contains(&format!("<td><code>{id}</code></td>")), "{listing}");
-        assert!(listing.contains(&format!("/{id}</code></p>\n<pre class=\"file\">{}</pre>", server.session_file(id))));
+        assert!(
+            listing.contains(&format!("<td><code>{id}</code></td>")),
+            "{listing}"
+        );
+        assert!(listing.contains(&format!(
+            "/{id}</code></p>\n<pre class=\"file\">{}</pre>",
+            server.session_file(id)
+        )));
     }
     server.get("/logout", Some(&format!("session={ann}")));
     let after = server.get("/sessions", None).body_text();
@@ -170,9 +202,18 @@ fn the_sessions_page_does_not_exist_for_a_client_through_a_proxy() {
     // says who really asked. Such a request is not from this machine.
     let server = TestServer::start();
     let id = log_in(&server, "David");
-    for header in ["X-Forwarded-For: 203.0.113.9", "Forwarded: for=203.0.113.9", "Via: 1.1 proxy"] {
-        let reply = server.exchange(&format!("GET /sessions HTTP/1.1\r\nHost: a\r\n{header}\r\n\r\n"));
-        assert_eq!(reply.status_line, "HTTP/1.1 404 Not Found", "{header}:\n{reply}");
+    for header in [
+        "X-Forwarded-For: 203.0.113.9",
+        "Forwarded: for=203.0.113.9",
+        "Via: 1.1 proxy",
+    ] {
+        let reply = server.exchange(&format!(
+            "GET /sessions HTTP/1.1\r\nHost: a\r\n{header}\r\n\r\n"
+        ));
+        assert_eq!(
+            reply.status_line, "HTTP/1.1 404 Not Found",
+            "{header}:\n{reply}"
+        );
         assert!(!reply.body_text().contains(&id));
     }
 }
@@ -180,15 +221,23 @@ fn the_sessions_page_does_not_exist_for_a_client_through_a_proxy() {
 #[test]
 fn echo_sends_back_the_request_exactly() {
     let server = TestServer::start();
-    let request = "PUT /echo?x=1 HTTP/1.1\r\nHost: a\r\nX-Odd:   spaced  \r\nContent-Length: 5\r\n\r\nhello";
+    let request =
+        "PUT /echo?x=1 HTTP/1.1\r\nHost: a\r\nX-Odd:   spaced  \r\nContent-Length: 5\r\n\r\nhello";
     let reply = server.exchange(request);
     assert_eq!(reply.status(), 200, "{reply}");
-    assert_eq!(reply.header("Content-Type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(
+        reply.header("Content-Type"),
+        Some("text/plain; charset=utf-8")
+    );
     assert_eq!(reply.header("X-Content-Type-Options"), Some("nosniff"));
     assert_eq!(reply.body_text(), request);
-    let chunked = "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+    let chunked =
+        "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
     let reply = server.exchange(chunked);
-    assert_eq!(reply.body_text(), "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nabc");
+    assert_eq!(
+        reply.body_text(),
+        "POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nabc"
+    );
 }
 
 #[test]

@@ -533,10 +533,14 @@ fn session_files_are_private_to_their_owner() {
 }
 
 #[test]
-fn past_the_session_cap_new_sessions_get_503_and_nothing_is_evicted() {
+fn past_the_session_cap_new_sessions_get_503_and_no_used_session_is_evicted() {
     let server = TestServer::start_with(&["--max-sessions", "2"]);
     let first = log_in(&server, "Ann");
     let second = log_in(&server, "Bob");
+    // Each comes back once: now both are sessions in use.
+    for id in [&first, &second] {
+        assert_eq!(server.get("/", Some(&cookie(id))).status(), 200);
+    }
     let third = server.post_form("/login", "name=Cy", None);
     assert_eq!(
         third.status_line, "HTTP/1.1 503 Service Unavailable",
