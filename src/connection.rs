@@ -91,17 +91,10 @@ pub fn serve_connection(stream: TcpStream, app: &App) {
         let keep_alive = request.wants_keep_alive();
         let head_only = request.method == "HEAD";
         let bytes = response.to_bytes(head_only, connection_header(&request, keep_alive));
-        if let Some(inspector) = &app.inspector {
-            if (300..400).contains(&response.status) {
-                inspector.remember_redirect(
-                    peer,
-                    &request,
-                    &response,
-                    &bytes,
-                    handler,
-                    &app.sessions,
-                );
-            }
+        if let Some(inspector) = &app.inspector
+            && (300..400).contains(&response.status)
+        {
+            inspector.remember_redirect(peer, &request, &response, &bytes, handler, &app.sessions);
         }
         log::exchange(app.log_mode, &peer.to_string(), &request, &response, &bytes);
         if conn.stream.write_all(&bytes).is_err() {

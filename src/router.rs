@@ -52,10 +52,10 @@ fn answer(request: &Request, peer: SocketAddr, app: &App) -> (Response, &'static
         other => other,
     };
     let path = request.path.as_str();
-    if changes_session(method, path) {
-        if let Some(refusal) = cross_site::refusal(request) {
-            return (refusal, "cross_site::refusal");
-        }
+    if changes_session(method, path)
+        && let Some(refusal) = cross_site::refusal(request)
+    {
+        return (refusal, "cross_site::refusal");
     }
     match (method, path) {
         ("GET", "/") => (app::index(request, app), "app::index"),

@@ -550,10 +550,10 @@ impl SessionStore {
                     continue;
                 };
                 live += 1;
-                if let Ok(modified) = entry.metadata().and_then(|m| m.modified()) {
-                    if is_unused(modified) {
-                        unused.push((modified, id));
-                    }
+                if let Ok(modified) = entry.metadata().and_then(|m| m.modified())
+                    && is_unused(modified)
+                {
+                    unused.push((modified, id));
                 }
             }
         }
