@@ -68,7 +68,7 @@ fn a_request_from_another_origin_changes_nothing_and_gets_403() {
                 file_before,
                 "{method} {path} {provenance:?}"
             );
-            assert_eq!(server.session_dir_entries(), [id.clone()]);
+            assert_eq!(server.session_dir_entries(), std::slice::from_ref(&id));
         }
     }
     server.wait_for_log("POST /login 403");
