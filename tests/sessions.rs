@@ -641,7 +641,10 @@ fn adds_racing_a_login_are_kept_or_refused_and_never_log_the_visitor_out() {
             "every add answered 303 is in the cart the visitor sees: {file}"
         );
         assert!(!server.session_path(&before).exists());
-        assert_eq!(server.session_dir_entries(), std::slice::from_ref(&login_id));
+        assert_eq!(
+            server.session_dir_entries(),
+            std::slice::from_ref(&login_id)
+        );
         let home = server.get("/", Some(&cookie(&login_id)));
         assert!(home.body_text().contains(LOGGED_IN_AS_DAVID), "{home}");
         server.get("/logout", Some(&cookie(&login_id)));
