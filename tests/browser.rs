@@ -117,6 +117,219 @@ fn a_browser_logs_in_reloads_logs_out_and_fills_a_cart() {
     eprintln!("browser walk-through took {:?}", started.elapsed());
 }
 
+/// The panel's text (the inspector section), once the page has one.
+fn panel_text(browser: &Browser) -> String {
+    browser.find("section.inspector");
+    browser
+        .execute("return document.querySelector('section.inspector').innerText")
+        .as_str()
+        .unwrap_or_default()
+        .replace('\u{a0}', " ")
+}
+
+/// Scrolls the panel's first response head (the redirect's, with its
+/// Set-Cookie) to the middle of the window, for a screenshot of it.
+fn show_panel(browser: &Browser) {
+    browser.execute(
+        "document.querySelector('section.inspector pre.response').scrollIntoView({block: 'center'}); return 0",
+    );
+}
+
+#[test]
+#[ignore = "needs chromium and chromium-driver (apt-get install chromium chromium-driver); .ci/run runs it"]
+fn the_inspector_shows_the_hand_stamp_in_the_browser() {
+    let server = TestServer::start();
+    let base = format!("http://{}", server.addr);
+    let browser = Browser::start();
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+
+    // After the login form is submitted, the home page shows the 303 that
+    // carried the Set-Cookie, and the file with the name.
+    browser.go(&format!("{base}/login"));
+    browser.type_into(&browser.find("input[name=name]"), "David");
+    browser.click(&browser.find("input[type=submit]"));
+    browser.wait_for_text("You are logged in as David.");
+    let id = browser
+        .cookies()
+        .iter()
+        .find(|c| c.get("name").and_then(Json::as_str) == Some("session"))
+        .and_then(|c| c.get("value").and_then(Json::as_str).map(str::to_string))
+        .expect("a session cookie");
+    let panel = panel_text(&browser);
+    for expected in [
+        "POST /login HTTP/1.1 → HTTP/1.1 303 See Other (app::login)",
+        &format!("Set-Cookie: session={id}; Path=/; HttpOnly; SameSite=Lax"),
+        &format!("Cookie: session={id}"),
+        "name=David",
+        "app::index in src/app.rs",
+    ] {
+        assert!(
+            panel.contains(expected),
+            "missing {expected:?} in the panel:\n{panel}"
+        );
+    }
+    show_panel(&browser);
+    browser.screenshot(&shots.join("4-inspector-after-login.png"));
+
+    // A second browser (its own profile: a second visitor) logs in too: the
+    // sessions page lists two files.
+    let other = Browser::start();
+    other.go(&format!("{base}/login"));
+    other.type_into(&other.find("input[name=name]"), "Ann");
+    other.click(&other.find("input[type=submit]"));
+    other.wait_for_text("You are logged in as Ann.");
+    browser.go(&format!("{base}/sessions"));
+    browser.wait_for_text("2 files.");
+    let listing = browser.page_text();
+    assert!(
+        listing.contains("name=David") && listing.contains("name=Ann"),
+        "{listing}"
+    );
+    browser.screenshot(&shots.join("6-sessions-page.png"));
+    drop(other);
+
+    // After "Log out", the login page shows the logout answer with
+    // Max-Age=0 and that the file was deleted.
+    browser.go(&format!("{base}/"));
+    browser.wait_for_text("You are logged in as David.");
+    browser.click(&browser.find_link("Log out"));
+    browser.wait_for_url(&format!("{base}/login"));
+    let panel = panel_text(&browser);
+    for expected in [
+        "GET /logout HTTP/1.1 → HTTP/1.1 302 Found (app::logout)",
+        "Set-Cookie: session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax",
+        &format!("/{id}, was deleted by this request"),
+        "GET / HTTP/1.1 → HTTP/1.1 302 Found (app::index)",
+    ] {
+        assert!(
+            panel.contains(expected),
+            "missing {expected:?} in the panel:\n{panel}"
+        );
+    }
+    show_panel(&browser);
+    browser.screenshot(&shots.join("5-inspector-after-logout.png"));
+
+    // "Add to cart" with no session: the cart page shows the session made.
+    browser.go(&format!("{base}/store"));
+    browser.click(&browser.find_all("ul.items button")[1]);
+    browser.wait_for_url(&format!("{base}/cart"));
+    let panel = panel_text(&browser);
+    assert!(
+        panel.contains("POST /cart HTTP/1.1 → HTTP/1.1 303 See Other (app::add_to_cart)")
+            && panel.contains("gives your browser a new id")
+            && panel.contains("cart=2"),
+        "{panel}"
+    );
+}
+
+/// A second origin (another port on 127.0.0.1) serving pages that try to
+/// change the visitor's session on handstamp without them knowing.
+struct AttackerSite {
+    addr: std::net::SocketAddr,
+}
+
+impl AttackerSite {
+    fn start(target: &str) -> AttackerSite {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let target = target.to_string();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                let _ = reader.read_line(&mut request_line);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                }
+                let path = request_line.split(' ').nth(1).unwrap_or("/");
+                let page = match path {
+                    "/login" => format!(
+                        "<form action=\"{target}/login\" method=\"post\"><input name=\"name\" value=\"Mallory\"></form>\
+                         <script>document.forms[0].submit()</script>"
+                    ),
+                    "/cart" => format!(
+                        "<form action=\"{target}/cart\" method=\"post\"><input name=\"id\" value=\"5\"></form>\
+                         <script>document.forms[0].submit()</script>"
+                    ),
+                    _ => format!("<script>location = \"{target}/logout\"</script>"),
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                    page.len()
+                );
+            }
+        });
+        AttackerSite { addr }
+    }
+}
+
+#[test]
+#[ignore = "needs chromium and chromium-driver (apt-get install chromium chromium-driver); .ci/run runs it"]
+fn another_site_cannot_log_the_visitor_in_out_or_fill_their_cart() {
+    let server = TestServer::start();
+    let base = format!("http://{}", server.addr);
+    let attacker = AttackerSite::start(&base);
+    let browser = Browser::start();
+
+    // The visitor logs in and adds an item.
+    browser.go(&format!("{base}/login"));
+    browser.type_into(&browser.find("input[name=name]"), "David");
+    browser.click(&browser.find("input[type=submit]"));
+    browser.wait_for_text("You are logged in as David.");
+    browser.go(&format!("{base}/store"));
+    browser.click(&browser.find_all("ul.items button")[0]);
+    browser.wait_for_url(&format!("{base}/cart"));
+    let session = |browser: &Browser| {
+        browser
+            .cookies()
+            .iter()
+            .find(|c| c.get("name").and_then(Json::as_str) == Some("session"))
+            .and_then(|c| c.get("value").and_then(Json::as_str).map(str::to_string))
+    };
+    let id = session(&browser).expect("a session cookie");
+    let file = server.session_file(&id);
+    assert!(
+        file.contains("cart=1\nname=David\n") || file.contains("name=David\ncart=1\n"),
+        "{file}"
+    );
+
+    // Each attack page, from the other origin: a forged login, a forged
+    // add to the cart, a navigation to /logout.
+    for attack in ["/login", "/cart", "/logout"] {
+        browser.go(&format!("http://{}{attack}", attacker.addr));
+        browser.wait_for_text("started by another site");
+        assert_eq!(
+            session(&browser).as_deref(),
+            Some(id.as_str()),
+            "{attack}: cookie changed"
+        );
+        assert_eq!(
+            server.session_file(&id),
+            file,
+            "{attack}: the session changed"
+        );
+        assert_eq!(
+            server.session_dir_entries(),
+            std::slice::from_ref(&id),
+            "{attack}"
+        );
+    }
+    browser.go(&format!("{base}/"));
+    browser.wait_for_text("You are logged in as David.");
+    server.wait_for_log("POST /login 403");
+
+    // The visitor's own "Log out" link still works.
+    browser.click(&browser.find_link("Log out"));
+    browser.wait_for_url(&format!("{base}/login"));
+    assert!(!server.session_path(&id).exists());
+}
+
 /// A ChromeDriver process and one browser session in it.
 struct Browser {
     driver: Child,
