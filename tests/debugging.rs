@@ -43,6 +43,7 @@ fn the_gdb_steps_in_the_notes_show_what_they_promise() {
         .args(["-q", "-batch", "-x", script, "--args", common::BINARY])
         .args([
             "--single-thread",
+            "--no-inspector",
             "--addr",
             "127.0.0.1:0",
             "--www",

@@ -2,7 +2,9 @@
 # script. tests/debugging.rs runs it in batch mode against a debug build,
 # so the notes cannot drift from the code:
 #   rust-gdb -q -batch -x tests/gdb/login.gdb --args target/debug/handstamp \
-#       --single-thread --addr 127.0.0.1:0
+#       --single-thread --no-inspector --addr 127.0.0.1:0
+# (--no-inspector: the panel reads cookies and files too, which would add
+# stops that this walk does not list.)
 # then, from another terminal, log in (Connection: close), and GET / with
 # the cookie.
 set pagination off
