@@ -21,7 +21,7 @@ use std::time::SystemTime;
 use crate::cookie::{self, SESSION_COOKIE};
 use crate::form;
 use crate::inspector::{self, Inspector};
-use crate::log::{self, LogMode};
+use crate::log::Log;
 use crate::request::Request;
 use crate::response::Response;
 use crate::session::{
@@ -54,7 +54,7 @@ pub struct App {
     pub items: Vec<Item>,
     /// `www/static`, with symlinks resolved: files are served from under it.
     pub static_dir: PathBuf,
-    pub log_mode: LogMode,
+    pub log: Log,
     /// The panel on every page and the redirects it remembers; `None` with
     /// `--no-inspector`, which then costs nothing per request.
     pub inspector: Option<Inspector>,
@@ -87,7 +87,7 @@ impl App {
     pub fn load(
         www_dir: &Path,
         settings: SessionSettings,
-        log_mode: LogMode,
+        log: Log,
         inspector_on: bool,
         logout_mode: LogoutMode,
     ) -> Result<App, LoadError> {
@@ -102,17 +102,18 @@ impl App {
             .canonicalize()
             .map_err(|e| www_error(static_dir, e.to_string()))?;
         let sessions_dir = settings.dir.clone();
-        let sessions =
-            SessionStore::open(settings).map_err(|source| LoadError::SessionsNotWritable {
+        let sessions = SessionStore::open(settings, log.clone()).map_err(|source| {
+            LoadError::SessionsNotWritable {
                 path: sessions_dir,
                 source,
-            })?;
+            }
+        })?;
         let app = App {
             sessions,
             templates,
             items,
             static_dir,
-            log_mode,
+            log,
             inspector: inspector_on.then(Inspector::default),
             logout_mode,
         };
@@ -184,10 +185,11 @@ pub fn session_id(request: &Request) -> Result<SessionId, NoSession> {
 
 /// What to do when the session cannot be found: a file that could not be
 /// read is the server's fault (503), anything else means "no session".
-fn unless_unreadable(no_session: NoSession) -> Result<NoSession, Response> {
+fn unless_unreadable(app: &App, no_session: NoSession) -> Result<NoSession, Response> {
     match no_session {
         NoSession::Unreadable(error) => {
-            log::error(&format!("a session file could not be read: {error}"));
+            app.log
+                .error(&format!("a session file could not be read: {error}"));
             Err(Response::error(
                 503,
                 "The server could not read your session just now; try again in a moment. \
@@ -204,10 +206,12 @@ fn unless_unreadable(no_session: NoSession) -> Result<NoSession, Response> {
 pub fn index(request: &Request, app: &App) -> Response {
     let no_session = match app.current_session(request) {
         Ok((_, data)) => match data.get("name").filter(|name| !name.is_empty()) {
-            Some(name) => return page_or_500(200, index_page(app, name)).no_store_vary_cookie(),
+            Some(name) => {
+                return page_or_500(app, 200, index_page(app, name)).no_store_vary_cookie();
+            }
             None => "a session with no name".to_string(),
         },
-        Err(no_session) => match unless_unreadable(no_session) {
+        Err(no_session) => match unless_unreadable(app, no_session) {
             Ok(no_session) => format!("no session: {}", no_session.reason()),
             Err(response) => return response,
         },
@@ -219,7 +223,7 @@ pub fn index(request: &Request, app: &App) -> Response {
 
 /// `GET /login`: the form.
 pub fn login_form(_request: &Request, app: &App) -> Response {
-    page_or_500(200, login_page(app, "", ""))
+    page_or_500(app, 200, login_page(app, "", ""))
 }
 
 /// `POST /login`: check the name, then store it in a session with a new id.
@@ -232,7 +236,7 @@ pub fn login(request: &Request, app: &App) -> Response {
     let name = typed.trim();
     if let Err(problem) = check_name(name) {
         let message = format!("<p class=\"error\">{}</p>", escape_html(&problem));
-        return page_or_500(400, login_page(app, &message, typed));
+        return page_or_500(app, 400, login_page(app, &message, typed));
     }
 
     // Always a fresh id, so an id someone knew before login (planted in the
@@ -250,7 +254,7 @@ pub fn login(request: &Request, app: &App) -> Response {
             data.set("name", name);
             app.sessions.replace(&old_lock, &data)
         }
-        Err(no_session) => match unless_unreadable(no_session) {
+        Err(no_session) => match unless_unreadable(app, no_session) {
             Ok(_) => {
                 data.set("name", name);
                 app.sessions.create(&data)
@@ -262,7 +266,7 @@ pub fn login(request: &Request, app: &App) -> Response {
         Ok(id) => Response::see_other("/")
             .with_header("Set-Cookie", &cookie::set_session_cookie(id.as_str()))
             .no_store_vary_cookie(),
-        Err(error) => session_error_page(&error),
+        Err(error) => session_error_page(app, &error),
     }
 }
 
@@ -301,10 +305,10 @@ pub fn logout(request: &Request, app: &App) -> Response {
                 data.set("name", "");
                 match app.sessions.save(&lock, &data) {
                     Ok(()) => redirect.no_store_vary_cookie(),
-                    Err(error) => session_error_page(&error),
+                    Err(error) => session_error_page(app, &error),
                 }
             }
-            Err(no_session) => match unless_unreadable(no_session) {
+            Err(no_session) => match unless_unreadable(app, no_session) {
                 Ok(no_session) => redirect
                     .no_store_vary_cookie()
                     .with_log_note(&format!("no session: {}", no_session.reason())),
@@ -320,7 +324,7 @@ pub fn logout(request: &Request, app: &App) -> Response {
         if let Err(error) = deleted {
             // Saying "logged out" while the file still opens the session
             // would be a lie the visitor might rely on.
-            log::error(&format!(
+            app.log.error(&format!(
                 "logout of session {}: {error}",
                 session::short_id(&id)
             ));
@@ -341,7 +345,7 @@ pub fn logout(request: &Request, app: &App) -> Response {
 
 /// `GET /store`: the items, each with an "Add to cart" form.
 pub fn store(_request: &Request, app: &App) -> Response {
-    page_or_500(200, store_page(app))
+    page_or_500(app, 200, store_page(app))
 }
 
 /// `POST /cart`: add item `id` to the session's cart, making a session if
@@ -371,10 +375,10 @@ pub fn add_to_cart(request: &Request, app: &App) -> Response {
             }
             return match app.sessions.save(&lock, &data) {
                 Ok(()) => Response::see_other("/cart").no_store_vary_cookie(),
-                Err(error) => session_error_page(&error),
+                Err(error) => session_error_page(app, &error),
             };
         }
-        Err(no_session) => match unless_unreadable(no_session) {
+        Err(no_session) => match unless_unreadable(app, no_session) {
             Ok(no_session) => no_session,
             Err(response) => return response,
         },
@@ -401,7 +405,7 @@ pub fn add_to_cart(request: &Request, app: &App) -> Response {
             .with_header("Set-Cookie", &cookie::set_session_cookie(id.as_str()))
             .no_store_vary_cookie()
             .with_log_note(&format!("new session: {}", no_session.reason())),
-        Err(error) => session_error_page(&error),
+        Err(error) => session_error_page(app, &error),
     }
 }
 
@@ -425,7 +429,7 @@ fn add_item(data: &mut SessionData, item_id: u32) -> Result<(), Response> {
 pub fn cart(request: &Request, app: &App) -> Response {
     let (cart, note) = match app.current_session(request) {
         Ok((_, data)) => (data.get("cart").unwrap_or_default().to_string(), None),
-        Err(no_session) => match unless_unreadable(no_session) {
+        Err(no_session) => match unless_unreadable(app, no_session) {
             Ok(no_session) => (
                 String::new(),
                 Some(format!("no session: {}", no_session.reason())),
@@ -433,7 +437,7 @@ pub fn cart(request: &Request, app: &App) -> Response {
             Err(response) => return response,
         },
     };
-    let response = page_or_500(200, cart_page(app, &cart)).no_store_vary_cookie();
+    let response = page_or_500(app, 200, cart_page(app, &cart)).no_store_vary_cookie();
     match note {
         Some(note) => response.with_log_note(&note),
         None => response,
@@ -444,7 +448,9 @@ pub fn cart(request: &Request, app: &App) -> Response {
 /// (router.rs serves it to loopback clients only).
 pub fn sessions_page(_request: &Request, app: &App) -> Response {
     match inspector::sessions_listing_html(&app.sessions) {
-        Ok(listing) => page_or_500(200, sessions_page_html(app, &listing)).no_store_vary_cookie(),
+        Ok(listing) => {
+            page_or_500(app, 200, sessions_page_html(app, &listing)).no_store_vary_cookie()
+        }
         Err(error) => Response::error(
             500,
             &format!("The sessions folder could not be read: {error}."),
@@ -476,21 +482,21 @@ fn read_form(request: &Request) -> Result<Vec<(String, String)>, Response> {
         .map_err(|error| Response::error(400, &format!("{error}.")))
 }
 
-fn session_error_page(error: &SessionError) -> Response {
+fn session_error_page(app: &App, error: &SessionError) -> Response {
     match error {
         SessionError::Full(_) => Response::error(
             503,
             "The server holds as many sessions as it is allowed to; try again later.",
         ),
         SessionError::Lock(_) => {
-            log::error(&error.to_string());
+            app.log.error(&error.to_string());
             Response::error(
                 503,
                 "The server could not lock your session just now; try again in a moment.",
             )
         }
         SessionError::Write { .. } | SessionError::Delete { .. } => {
-            log::error(&error.to_string());
+            app.log.error(&error.to_string());
             Response::error(
                 500,
                 "The server could not save your session; the problem has been logged.",
@@ -500,11 +506,11 @@ fn session_error_page(error: &SessionError) -> Response {
 }
 
 /// A filled page, or a 500 naming the template mistake.
-fn page_or_500(status: u16, page: Result<String, TemplateError>) -> Response {
+fn page_or_500(app: &App, status: u16, page: Result<String, TemplateError>) -> Response {
     match page {
         Ok(html) => Response::html(status, html),
         Err(error) => {
-            log::error(&format!("template error: {error}"));
+            app.log.error(&format!("template error: {error}"));
             Response::error(500, &format!("A page template is broken: {error}"))
         }
     }

@@ -35,18 +35,19 @@
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::app::App;
 use crate::body::BodyDecoder;
-use crate::log;
 use crate::request::{self, BodyFraming, Limits, Request, RequestError};
 use crate::response::Response;
 use crate::router;
 
 /// An open connection and the bytes received on it but not used yet.
-pub struct Connection {
+pub struct Connection<'a> {
     pub stream: TcpStream,
+    activity: &'a Activity,
     /// Received bytes not yet part of a request: the rest of a head, a body,
     /// or the start of the next pipelined request.
     pub buffer: Vec<u8>,
@@ -62,21 +63,79 @@ pub enum Received {
     TimedOut,
 }
 
-/// How long a client may take to send an answer's worth of bytes before we
-/// stop waiting to write to it.
+/// How long a client may take to take in one whole answer: one deadline
+/// for the answer, however slowly the client reads.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Between requests a connection's buffer goes back to this size, so an
+/// idle connection does not keep the memory of one large body.
+const IDLE_BUFFER_BYTES: usize = 4096;
+
+/// What a connection is doing, so that at the connection cap server.rs
+/// can close one that is only waiting (`Phase::Idle`) or still receiving a
+/// head (`Phase::ReadingHead`) to make room, and never one in the middle
+/// of a request (`Phase::Answering`).
+#[derive(Debug)]
+pub struct Activity {
+    phase: AtomicU8,
+    /// When the phase last changed, in milliseconds since `started`.
+    changed_at_ms: AtomicU64,
+    started: Instant,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Idle = 0,
+    ReadingHead = 1,
+    Answering = 2,
+}
+
+impl Activity {
+    pub fn new() -> Activity {
+        Activity {
+            phase: AtomicU8::new(Phase::Idle as u8),
+            changed_at_ms: AtomicU64::new(0),
+            started: Instant::now(),
+        }
+    }
+
+    fn set(&self, phase: Phase) {
+        if self.phase.swap(phase as u8, Ordering::Relaxed) != phase as u8 {
+            let elapsed_ms = self.started.elapsed().as_millis() as u64;
+            self.changed_at_ms.store(elapsed_ms, Ordering::Relaxed);
+        }
+    }
+
+    /// The phase, and how long the connection has been in it.
+    pub fn phase(&self) -> (Phase, Duration) {
+        let phase = match self.phase.load(Ordering::Relaxed) {
+            0 => Phase::Idle,
+            1 => Phase::ReadingHead,
+            _ => Phase::Answering,
+        };
+        let since = Duration::from_millis(self.changed_at_ms.load(Ordering::Relaxed));
+        (phase, self.started.elapsed().saturating_sub(since))
+    }
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity::new()
+    }
+}
+
 /// Serves requests on one connection until it closes. Never panics because
-/// of what the client sent; a panic in a handler becomes a 500.
-pub fn serve_connection(stream: TcpStream, app: &App) {
+/// of what the client sent; a panic in a handler becomes a 500. `activity`
+/// is kept up to date for the connection cap (server.rs).
+pub fn serve_connection(stream: TcpStream, app: &App, activity: &Activity) {
     let Ok(peer) = stream.peer_addr() else {
         return; // already gone
     };
-    // Each answer is written with one write_all; Nagle's delay (above)
-    // would only hold back the last packet of it.
+    // Each answer is written with one write; Nagle's delay (above) would
+    // only hold back the last packet of it.
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-    let mut conn = Connection::new(stream);
+    let mut conn = Connection::new(stream, activity);
     let limits = Limits::default();
 
     loop {
@@ -96,9 +155,13 @@ pub fn serve_connection(stream: TcpStream, app: &App) {
         {
             inspector.remember_redirect(peer, &request, &response, &bytes, handler, &app.sessions);
         }
-        log::exchange(app.log_mode, &peer.to_string(), &request, &response, &bytes);
-        if conn.stream.write_all(&bytes).is_err() {
+        app.log
+            .exchange(&peer.to_string(), &request, &response, &bytes);
+        if write_all_by(&mut conn.stream, &bytes, Instant::now() + WRITE_TIMEOUT).is_err() {
             return;
+        }
+        if conn.buffer.capacity() > IDLE_BUFFER_BYTES {
+            conn.buffer.shrink_to(IDLE_BUFFER_BYTES);
         }
         if !keep_alive {
             // A client that asked to close sends nothing more, so usually
@@ -113,10 +176,43 @@ pub fn serve_connection(stream: TcpStream, app: &App) {
     }
 }
 
+/// Writes all of `bytes` by `deadline`. A client that reads a few bytes at
+/// a time cannot stretch this: each write may wait only for what is left
+/// of the one deadline. Most answers fit in the socket's buffer and go in
+/// the first write.
+fn write_all_by(
+    stream: &mut TcpStream,
+    mut bytes: &[u8],
+    deadline: Instant,
+) -> std::io::Result<()> {
+    let mut timeout_changed = false;
+    while !bytes.is_empty() {
+        match stream.write(bytes) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(written) => bytes = &bytes[written..],
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+        if !bytes.is_empty() {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(ErrorKind::TimedOut.into());
+            }
+            stream.set_write_timeout(Some(remaining))?;
+            timeout_changed = true;
+        }
+    }
+    if timeout_changed {
+        stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+    }
+    Ok(())
+}
+
 /// Reads the next request from the connection: the head, then the body.
 /// request.rs parses and body.rs decodes; this function does the reading.
 pub fn read_request(conn: &mut Connection, limits: &Limits) -> Result<Request, RequestError> {
     let head_len = conn.read_head(limits)?;
+    conn.activity.set(Phase::Answering);
     let raw_head: Vec<u8> = conn.buffer.drain(..head_len).collect();
     let mut request = request::parse_head(&raw_head)?;
     request.raw_head = raw_head;
@@ -167,8 +263,8 @@ fn answer_request_error(mut conn: Connection, error: &RequestError, peer: &str, 
     };
     let response = Response::error(status, &error.to_string());
     let bytes = response.to_bytes(false, Some("close"));
-    log::refused(app.log_mode, peer, status, error, &bytes);
-    if conn.stream.write_all(&bytes).is_ok() {
+    app.log.refused(peer, status, error, &bytes);
+    if write_all_by(&mut conn.stream, &bytes, Instant::now() + WRITE_TIMEOUT).is_ok() {
         close_gracefully(conn.stream);
     }
 }
@@ -196,10 +292,11 @@ pub fn close_gracefully(mut stream: TcpStream) {
     }
 }
 
-impl Connection {
-    pub fn new(stream: TcpStream) -> Self {
+impl<'a> Connection<'a> {
+    pub fn new(stream: TcpStream, activity: &'a Activity) -> Self {
         Connection {
             stream,
+            activity,
             buffer: Vec::with_capacity(4096),
             read_timeout: None,
         }
@@ -248,9 +345,11 @@ impl Connection {
     /// arrive within `limits.head_timeout`.
     pub fn read_head(&mut self, limits: &Limits) -> Result<usize, RequestError> {
         let mut head_deadline: Option<Instant> = None;
+        self.activity.set(Phase::Idle);
         loop {
-            if !self.buffer.is_empty() {
-                head_deadline.get_or_insert_with(|| Instant::now() + limits.head_timeout);
+            if !self.buffer.is_empty() && head_deadline.is_none() {
+                head_deadline = Some(Instant::now() + limits.head_timeout);
+                self.activity.set(Phase::ReadingHead);
             }
             let blank = request::leading_empty_lines(&self.buffer);
             self.buffer.drain(..blank);

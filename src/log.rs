@@ -18,10 +18,14 @@
 //! shown by one rule, `printable`: printable ASCII as itself, anything else
 //! as an escape like `\x1b` or `\u{202e}`. So a client cannot end a log
 //! line early, recolour the terminal or turn text around; a line on the
-//! screen is a line in the log. Writing to the log never panics: if
-//! nobody reads stdout any more, lines are lost, answers are not.
+//! screen is a line in the log. Writing to the log never panics and never
+//! waits: lines go to a queue that one thread writes out, and if nobody
+//! reads stdout any more, lines are lost, answers are not.
 
 use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender};
 
 use crate::cookie::SESSION_COOKIE;
 use crate::request::{Request, RequestError};
@@ -37,47 +41,136 @@ pub enum LogMode {
     Trace,
 }
 
-/// Logs one request and the answer that went back. `response_bytes` is
-/// exactly what was written to the socket.
-pub fn exchange(
-    mode: LogMode,
-    peer: &str,
-    request: &Request,
-    response: &Response,
-    response_bytes: &[u8],
-) {
-    if mode == LogMode::Quiet {
-        return;
-    }
-    let mut text = String::new();
-    if mode == LogMode::Trace {
-        text.push_str(&trace_head('>', &request.raw_head));
-        text.push_str(&trace_head('<', response_bytes));
-    }
-    text.push_str(&summary_line(peer, request, response));
-    print_all(&text);
+/// How many lines may wait for the log thread before new ones are dropped.
+const QUEUED_LINES: usize = 4096;
+
+/// The log: requests hand their lines to one thread that writes them, so a
+/// terminal that scrolls slowly, or a parent process that stops reading
+/// our stdout, never holds up an answer. When the queue is full, lines are
+/// dropped and counted; the next line written says how many.
+#[derive(Debug, Clone)]
+pub struct Log {
+    pub mode: LogMode,
+    queue: SyncSender<Output>,
+    dropped: Arc<AtomicUsize>,
 }
 
-/// Logs a request that could not be read, and the error answer it got.
-pub fn refused(
-    mode: LogMode,
-    peer: &str,
-    status: u16,
-    error: &RequestError,
-    response_bytes: &[u8],
-) {
-    if mode == LogMode::Quiet {
-        return;
+/// Text for stdout (the request log) or stderr (the server's own faults).
+#[derive(Debug)]
+enum Output {
+    Stdout(String),
+    Stderr(String),
+}
+
+impl Log {
+    /// Starts the thread that writes the log.
+    pub fn start(mode: LogMode) -> Log {
+        let (queue, lines) = std::sync::mpsc::sync_channel::<Output>(QUEUED_LINES);
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let dropped_by_writer = Arc::clone(&dropped);
+        std::thread::Builder::new()
+            .name("log".to_string())
+            .spawn(move || write_lines(lines, &dropped_by_writer))
+            .expect("the log thread starts before the server does");
+        Log {
+            mode,
+            queue,
+            dropped,
+        }
     }
-    let mut text = String::new();
-    if mode == LogMode::Trace {
-        text.push_str(&trace_head('<', response_bytes));
+
+    fn send(&self, output: Output) {
+        // A full queue means nobody reads the log fast enough: the line is
+        // lost, the request is not held up.
+        if self.queue.try_send(output).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
     }
-    text.push_str(&format!(
-        "{peer} refused: {status} ({}); connection closed\n",
-        printable(&error.to_string())
-    ));
-    print_all(&text);
+
+    /// Logs one request and the answer that went back. `response_bytes` is
+    /// exactly what was written to the socket.
+    pub fn exchange(
+        &self,
+        peer: &str,
+        request: &Request,
+        response: &Response,
+        response_bytes: &[u8],
+    ) {
+        if self.mode == LogMode::Quiet {
+            return;
+        }
+        let mut text = String::new();
+        if self.mode == LogMode::Trace {
+            text.push_str(&trace_head('>', &request.raw_head));
+            text.push_str(&trace_head('<', response_bytes));
+        }
+        text.push_str(&summary_line(peer, request, response));
+        self.send(Output::Stdout(text));
+    }
+
+    /// Logs a request that could not be read, and the error answer it got.
+    pub fn refused(&self, peer: &str, status: u16, error: &RequestError, response_bytes: &[u8]) {
+        if self.mode == LogMode::Quiet {
+            return;
+        }
+        let mut text = String::new();
+        if self.mode == LogMode::Trace {
+            text.push_str(&trace_head('<', response_bytes));
+        }
+        text.push_str(&format!(
+            "{peer} refused: {status} ({}); connection closed\n",
+            printable(&error.to_string())
+        ));
+        self.send(Output::Stdout(text));
+    }
+
+    /// A line about the server itself (the sweep, a refused connection), on
+    /// stdout unless `--quiet`.
+    pub fn line(&self, text: &str) {
+        if self.mode != LogMode::Quiet {
+            self.send(Output::Stdout(format!("{text}\n")));
+        }
+    }
+
+    /// A fault of the server's own (a file that cannot be written), on
+    /// stderr. The text is the server's, so only control characters are
+    /// escaped, to keep it one line.
+    pub fn error(&self, text: &str) {
+        let one_line: String = text
+            .chars()
+            .map(|c| match c.is_control() {
+                true => format!("\\u{{{:x}}}", c as u32),
+                false => c.to_string(),
+            })
+            .collect();
+        self.send(Output::Stderr(format!("{one_line}\n")));
+    }
+}
+
+/// The log thread: writes each text with one `write`, so lines never
+/// interleave. A failed write (nobody reads stdout any more) loses the
+/// text, nothing else; writing never panics.
+fn write_lines(lines: Receiver<Output>, dropped: &AtomicUsize) {
+    for output in lines {
+        let lost = dropped.swap(0, Ordering::Relaxed);
+        let (text, to_stderr) = match output {
+            Output::Stdout(text) => (text, false),
+            Output::Stderr(text) => (text, true),
+        };
+        let text = match lost {
+            0 => text,
+            lost => format!("({lost} log lines dropped: the log was not read fast enough)\n{text}"),
+        };
+        let _ = match to_stderr {
+            true => std::io::stderr().lock().write_all(text.as_bytes()),
+            false => {
+                let mut stdout = std::io::stdout().lock();
+                stdout
+                    .write_all(text.as_bytes())
+                    .and_then(|()| stdout.flush())
+            }
+        };
+    }
 }
 
 /// `PEER METHOD TARGET STATUS [-> LOCATION]  cookie: …  set-cookie: …`
@@ -180,38 +273,6 @@ fn trace_head(direction: char, bytes: &[u8]) -> String {
     }
     text.push_str(&format!("{direction}\n"));
     text
-}
-
-/// One `write` of all the lines, so two threads' logs never interleave.
-/// A failed write (nobody reads stdout any more) loses the lines, nothing
-/// else.
-fn print_all(text: &str) {
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes());
-    let _ = stdout.flush();
-}
-
-/// A line about the server itself (the sweep, a refused connection), on
-/// stdout unless `--quiet`.
-pub fn line(mode: LogMode, text: &str) {
-    if mode != LogMode::Quiet {
-        print_all(&format!("{text}\n"));
-    }
-}
-
-/// A fault of the server's own (a file that cannot be written), on stderr.
-/// The text is the server's, so only control characters are escaped, to
-/// keep it one line. Never panics, whatever stderr is.
-pub fn error(text: &str) {
-    let one_line: String = text
-        .chars()
-        .map(|c| match c.is_control() {
-            true => format!("\\u{{{:x}}}", c as u32),
-            false => c.to_string(),
-        })
-        .collect();
-    let mut stderr = std::io::stderr().lock();
-    let _ = stderr.write_all(format!("{one_line}\n").as_bytes());
 }
 
 #[cfg(test)]

@@ -68,6 +68,9 @@ fn main() -> ExitCode {
         eprintln!("handstamp: cannot write to stdout: {error}");
         return ExitCode::FAILURE;
     }
+    if let Some(notice) = server.connection_cap_notice() {
+        let _ = writeln!(stdout, "{notice}");
+    }
     server.run();
     ExitCode::SUCCESS
 }

@@ -11,23 +11,31 @@
 //! client is quiet, so a slow client only ever holds up itself. Threads are
 //! kept in a pool: a worker whose connection ends waits a while for the next
 //! one instead of exiting, so a busy server does not pay for a thread spawn
-//! per connection, and the pool grows only up to `--max-connections`. A
-//! connection past that cap is answered `503` at once and closed.
+//! per connection, and the pool grows only up to `--max-connections`.
+//!
+//! At that cap a newcomer is still served if some open connection is only
+//! waiting between requests or has not finished sending its head: the one
+//! that has waited longest is closed to make room (`reclaim_one`), as
+//! nginx does. Only when every connection is in the middle of a request is
+//! the newcomer answered `503` and closed. So a few hundred clients that
+//! send nothing, or a blank line every few seconds, cannot lock others out.
+//! The cap is also kept below what the process's open-file limit allows,
+//! so connections never take the descriptors that session files need.
 //!
 //! Ctrl-C simply ends the process: session files are written by rename, so
 //! there is nothing half-done to tidy up (session.rs explains).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::mpsc::SyncSender;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::app::{App, LoadError, LogoutMode};
-use crate::connection;
-use crate::log::{self, LogMode};
+use crate::connection::{self, Activity, Phase};
+use crate::log::{Log, LogMode};
 use crate::response::Response;
 use crate::session::SessionSettings;
 
@@ -85,6 +93,10 @@ pub struct Server {
     listener: TcpListener,
     app: Arc<App>,
     config: Config,
+    /// `--max-connections`, or less if the open-file limit is lower.
+    max_connections: usize,
+    /// Set when the open-file limit lowered the cap: that limit.
+    limited_by_open_files: Option<u64>,
 }
 
 /// Loads templates, store items and the sessions folder, then binds the
@@ -99,7 +111,7 @@ pub fn start(config: Config) -> Result<Server, StartError> {
     let app = App::load(
         &config.www_dir,
         settings,
-        config.log_mode,
+        Log::start(config.log_mode),
         config.inspector,
         config.logout_mode,
     )?;
@@ -107,10 +119,13 @@ pub fn start(config: Config) -> Result<Server, StartError> {
         addr: config.addr.clone(),
         source,
     })?;
+    let (max_connections, limited_by_open_files) = connections_that_fit(config.max_connections);
     Ok(Server {
         listener,
         app: Arc::new(app),
         config,
+        max_connections,
+        limited_by_open_files,
     })
 }
 
@@ -120,6 +135,18 @@ impl Server {
         self.listener
             .local_addr()
             .expect("a bound listener knows its address")
+    }
+
+    /// A line to print after the address when the open-file limit is what
+    /// caps connections: the connections must leave descriptors for the
+    /// session files, or users would look logged out when they run out.
+    pub fn connection_cap_notice(&self) -> Option<String> {
+        let limit = self.limited_by_open_files?;
+        Some(format!(
+            "open-file limit {limit}: serving at most {} connections at once, not {} \
+             (each may need {DESCRIPTORS_PER_CONNECTION} descriptors; raise the limit with ulimit -n)",
+            self.max_connections, self.config.max_connections
+        ))
     }
 
     pub fn run(self) {
@@ -138,21 +165,21 @@ impl Server {
     fn run_single_thread(self) {
         for stream in self.listener.incoming() {
             match stream {
-                Ok(stream) => connection::serve_connection(stream, &self.app),
-                Err(error) => log::error(&format!("accept failed: {error}")),
+                Ok(stream) => connection::serve_connection(stream, &self.app, &Activity::new()),
+                Err(error) => self.app.log.error(&format!("accept failed: {error}")),
             }
         }
     }
 
     fn run_with_workers(self) {
-        let pool = Arc::new(WorkerPool::new(self.config.max_connections));
+        let pool = Arc::new(WorkerPool::new(self.max_connections));
         for stream in self.listener.incoming() {
             match stream {
                 Ok(stream) => pool.dispatch(stream, &self.app),
                 // Running out of file descriptors lands here; the listener
                 // itself is fine, so keep accepting once some close.
                 Err(error) => {
-                    log::error(&format!("accept failed: {error}"));
+                    self.app.log.error(&format!("accept failed: {error}"));
                     std::thread::sleep(Duration::from_millis(10));
                 }
             }
@@ -171,10 +198,8 @@ fn start_session_sweeper(app: Arc<App>) {
                 std::thread::sleep(interval);
                 let removed = app.sessions.remove_expired();
                 if removed > 0 {
-                    log::line(
-                        app.log_mode,
-                        &format!("sweep: removed {removed} expired session file(s)"),
-                    );
+                    app.log
+                        .line(&format!("sweep: removed {removed} expired session file(s)"));
                 }
             }
         })
@@ -204,6 +229,15 @@ struct PoolState {
     waiting_connections: VecDeque<TcpStream>,
     idle_workers: usize,
     total_workers: usize,
+    /// The connections being served, each with a second handle on its
+    /// socket (to close it from here) and what it is doing.
+    open: HashMap<u64, OpenConnection>,
+    next_number: u64,
+}
+
+struct OpenConnection {
+    socket: TcpStream,
+    activity: Arc<Activity>,
 }
 
 impl WorkerPool {
@@ -224,28 +258,47 @@ impl WorkerPool {
                 waiting_connections: VecDeque::new(),
                 idle_workers: 0,
                 total_workers: 0,
+                open: HashMap::new(),
+                next_number: 0,
             }),
             connection_waiting: Condvar::new(),
         }
     }
 
-    /// Gives a new connection to an idle worker, or to a new worker, or, at
-    /// the cap, refuses it with 503.
+    fn state(&self) -> MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Gives a new connection to an idle worker, or to a new worker. At the
+    /// cap, it makes room by closing the connection that has waited longest
+    /// without a request in progress (idle between requests, or still
+    /// sending its head), and refuses with 503 only when every connection
+    /// is in the middle of a request.
     fn dispatch(self: &Arc<Self>, stream: TcpStream, app: &Arc<App>) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state();
         if state.idle_workers > state.waiting_connections.len() {
             state.waiting_connections.push_back(stream);
             self.connection_waiting.notify_one();
             return;
         }
-        if state.total_workers >= self.max_workers {
+        if state.total_workers < self.max_workers {
+            state.total_workers += 1;
             drop(state);
-            self.refuse(stream, app.log_mode);
+            self.spawn_worker(stream, app);
             return;
         }
-        state.total_workers += 1;
+        if reclaim_one(&mut state) {
+            // Its worker sees the closed socket, finishes, and takes this
+            // one from the queue.
+            state.waiting_connections.push_back(stream);
+            self.connection_waiting.notify_one();
+            return;
+        }
         drop(state);
+        self.refuse(stream, &app.log);
+    }
 
+    fn spawn_worker(self: &Arc<Self>, stream: TcpStream, app: &Arc<App>) {
         let pool = Arc::clone(self);
         let worker_app = Arc::clone(app);
         let spawned = std::thread::Builder::new()
@@ -253,11 +306,9 @@ impl WorkerPool {
             .stack_size(WORKER_STACK_BYTES)
             .spawn(move || pool.work(stream, &worker_app));
         if let Err(error) = spawned {
-            log::error(&format!("cannot start a worker thread: {error}"));
-            self.state
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .total_workers -= 1;
+            app.log
+                .error(&format!("cannot start a worker thread: {error}"));
+            self.state().total_workers -= 1;
         }
     }
 
@@ -265,29 +316,51 @@ impl WorkerPool {
     fn work(&self, first: TcpStream, app: &App) {
         let mut next = Some(first);
         while let Some(stream) = next {
-            connection::serve_connection(stream, app);
+            self.serve_tracked(stream, app);
             next = self.wait_for_connection();
         }
     }
 
-    /// Over the connection cap: say so and close, without reading the request.
-    fn refuse(&self, mut stream: TcpStream, log_mode: LogMode) {
+    /// Serves one connection while the pool can see what it is doing.
+    fn serve_tracked(&self, stream: TcpStream, app: &App) {
+        let activity = Arc::new(Activity::new());
+        let number = match stream.try_clone() {
+            Ok(socket) => {
+                let mut state = self.state();
+                let number = state.next_number;
+                state.next_number += 1;
+                let activity = Arc::clone(&activity);
+                state
+                    .open
+                    .insert(number, OpenConnection { socket, activity });
+                Some(number)
+            }
+            // Out of descriptors for the second handle: serve it anyway;
+            // it just cannot be reclaimed.
+            Err(_) => None,
+        };
+        connection::serve_connection(stream, app, &activity);
+        if let Some(number) = number {
+            self.state().open.remove(&number);
+        }
+    }
+
+    /// Over the connection cap with every connection busy: say so and
+    /// close, without reading the request.
+    fn refuse(&self, mut stream: TcpStream, log: &Log) {
         let response = Response::error(
             503,
-            "The server has too many open connections; try again shortly.",
+            "The server is busy with as many requests as it may serve at once; try again shortly.",
         );
         let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
         let _ = stream.write_all(&response.to_bytes(false, Some("close")));
-        log::line(
-            log_mode,
-            "refused a connection: over the limit of open connections (503)",
-        );
+        log.line("refused a connection: every open connection is busy (503)");
         // If the closer is busy, dropping closes at once; the 503 was sent.
         let _ = self.closer.try_send(stream);
     }
 
     fn wait_for_connection(&self) -> Option<TcpStream> {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let mut state = self.state();
         state.idle_workers += 1;
         let (mut state, _) = self
             .connection_waiting
@@ -302,4 +375,60 @@ impl WorkerPool {
         }
         next
     }
+}
+
+/// Closes the open connection that has been idle or sending its head for
+/// longest, the way nginx reclaims connections at its limit. Returns
+/// whether there was one. Its worker's `read` then ends, and the worker is
+/// free for the newcomer.
+fn reclaim_one(state: &mut PoolState) -> bool {
+    let victim = state
+        .open
+        .iter()
+        .filter_map(|(number, open)| match open.activity.phase() {
+            (Phase::Answering, _) => None,
+            (_, waited) => Some((waited, *number)),
+        })
+        .max()
+        .map(|(_, number)| number);
+    let Some(number) = victim else {
+        return false;
+    };
+    let open = state
+        .open
+        .remove(&number)
+        .expect("the number was just found in the map");
+    let _ = open.socket.shutdown(Shutdown::Both);
+    true
+}
+
+/// How many file descriptors one connection may need at once: its socket,
+/// the pool's second handle on it, and a session file with its temporary
+/// file while a request changes it.
+const DESCRIPTORS_PER_CONNECTION: u64 = 4;
+/// Descriptors kept for everything else: the listener, stdio, the 64 lock
+/// files, the sweeper's folder scan, and a margin.
+const RESERVED_DESCRIPTORS: u64 = 128;
+
+/// The connection cap that fits the process's open-file limit, and the
+/// limit when it is what decided.
+fn connections_that_fit(max_connections: usize) -> (usize, Option<u64>) {
+    let Some(limit) = open_file_limit() else {
+        return (max_connections, None);
+    };
+    let fit = (limit.saturating_sub(RESERVED_DESCRIPTORS) / DESCRIPTORS_PER_CONNECTION).max(1);
+    match (fit as usize) < max_connections {
+        true => (fit as usize, Some(limit)),
+        false => (max_connections, None),
+    }
+}
+
+/// The soft "Max open files" limit, from `/proc/self/limits` (std has no
+/// getrlimit, and libc is not a dependency).
+fn open_file_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
 }

@@ -33,6 +33,8 @@
 //!   line), is gone: ignored when read, deleted by the sweeper thread.
 
 use std::collections::VecDeque;
+
+use crate::log::Log;
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -284,6 +286,7 @@ const MAX_EVICTION_CANDIDATES: usize = 10_000;
 /// The folder of session files, and the locks around changing them.
 pub struct SessionStore {
     settings: SessionSettings,
+    log: Log,
     /// One open lock file per stripe. The mutex orders this process's
     /// threads; `File::lock` (flock) on the file orders processes.
     stripes: Vec<Mutex<File>>,
@@ -324,7 +327,7 @@ impl SessionStore {
     /// removes temporary files a crash left behind, opens the lock files,
     /// counts the sessions, and checks that a file can be written, so a bad
     /// folder is reported at start.
-    pub fn open(settings: SessionSettings) -> std::io::Result<SessionStore> {
+    pub fn open(settings: SessionSettings, log: Log) -> std::io::Result<SessionStore> {
         let dir = &settings.dir;
         fs::DirBuilder::new()
             .recursive(true)
@@ -363,6 +366,7 @@ impl SessionStore {
         fs::remove_file(&probe)?;
         let store = SessionStore {
             settings,
+            log,
             stripes,
             capacity: Mutex::new(Capacity {
                 live: 0,
@@ -393,7 +397,7 @@ impl SessionStore {
             Ok(file) => file,
             Err(error) if error.kind() == ErrorKind::NotFound => return Err(NoSession::NoFile),
             Err(_) if path.is_symlink() => {
-                crate::log::error(&format!(
+                self.log.error(&format!(
                     "session {}: a symlink stands where its file should; not followed, treated as no session",
                     short_id(id)
                 ));
@@ -415,7 +419,7 @@ impl SessionStore {
             Ok(data) => data,
             Err(ReadProblem::Io(error)) => return Err(NoSession::Unreadable(error.to_string())),
             Err(ReadProblem::Corrupt(CorruptSession(problem))) => {
-                crate::log::error(&format!(
+                self.log.error(&format!(
                     "session {}: corrupt session file: {problem}; treated as no session",
                     short_id(id)
                 ));
@@ -513,7 +517,7 @@ impl SessionStore {
         self.capacity().live += 1;
         if let Err(error) = self.destroy(old) {
             // The new session stands; the old one will expire.
-            crate::log::error(&error.to_string());
+            self.log.error(&error.to_string());
         }
         self.remember_replaced(&old.id);
         Ok(id)

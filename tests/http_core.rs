@@ -492,39 +492,107 @@ fn slow_clients_do_not_hold_up_a_fast_one() {
 }
 
 #[test]
-fn connections_past_the_cap_get_503_and_the_server_recovers() {
+fn past_the_cap_a_newcomer_gets_503_only_when_every_connection_is_mid_request() {
     let server = TestServer::start_with(&["--max-connections", "2"]);
+    // Two requests whose bodies are still on their way: both busy.
     let mut first = server.connect();
     let mut second = server.connect();
-    first.send(&get_request("/login", None));
-    second.send(&get_request("/login", None));
-    assert_eq!(first.read_reply().status(), 200);
-    assert_eq!(second.read_reply().status(), 200);
-
-    let mut third = server.connect();
-    third.send(&get_request("/login", None));
-    let reply = third.read_reply();
-    assert_eq!(
-        reply.status_line, "HTTP/1.1 503 Service Unavailable",
-        "{reply}"
-    );
-    assert_closed(&mut third, "a 503");
-
-    drop(first);
-    drop(second);
-    // Once the two close, their workers take new connections.
+    for client in [&mut first, &mut second] {
+        client.send("POST /login HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nname=");
+    }
+    // Both workers are now reading bodies; a third connection has no room.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let reply = server.get("/login", None);
-        if reply.status() == 200 {
-            break;
+    let reply = loop {
+        let mut third = server.connect();
+        third.send(&get_request("/login", None));
+        let reply = third.read_reply();
+        if reply.status() == 503 {
+            assert_closed(&mut third, "a 503");
+            break reply;
         }
+        // The two heads may not have been read yet: ask again.
         assert!(
             std::time::Instant::now() < deadline,
-            "never recovered:\n{reply}"
+            "never refused:\n{reply}"
         );
-        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(reply.body_text().contains("busy"), "{reply}");
+
+    // Once the two finish, their workers take new connections.
+    for client in [&mut first, &mut second] {
+        client.send("David");
+        assert_eq!(client.read_reply().status(), 303);
     }
+    drop(first);
+    drop(second);
+    assert_eq!(server.get("/login", None).status(), 200);
+}
+
+#[test]
+fn at_the_cap_idle_and_half_sent_connections_make_room_for_a_newcomer() {
+    let server = TestServer::start_with(&["--max-connections", "20", "--quiet"]);
+    // Ten idle keep-alive connections, five that trickle blank lines, five
+    // that stopped in the middle of a head: the cap is full, none busy.
+    let mut holders = Vec::new();
+    for _ in 0..10 {
+        let mut client = server.connect();
+        client.send(&get_request("/login", None));
+        assert_eq!(client.read_reply().status(), 200);
+        holders.push(client);
+    }
+    for _ in 0..5 {
+        let mut client = server.connect();
+        client.send("\r\n");
+        holders.push(client);
+    }
+    for _ in 0..5 {
+        let mut client = server.connect();
+        client.send("GET /login HTTP/1.1\r\nHo");
+        holders.push(client);
+    }
+    // Newcomers are served, each within a second, by reclaiming the
+    // connections that wait longest.
+    for _ in 0..30 {
+        let started = std::time::Instant::now();
+        let reply = server.get("/login", None);
+        assert_eq!(reply.status(), 200, "{reply}");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[test]
+fn blank_lines_count_toward_the_head_deadline() {
+    // A client that sends a blank line every 2 s is still sending a head:
+    // it gets 408 at the 10 s head timeout, like any slow head.
+    let server = TestServer::start();
+    let mut client = server.connect();
+    client
+        .stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    while answer.is_empty() && started.elapsed() < Duration::from_secs(20) {
+        let _ = client.stream.write_all(b"\r\n");
+        let mut chunk = [0u8; 1024];
+        if let Ok(n) = std::io::Read::read(&mut client.stream, &mut chunk) {
+            answer.extend_from_slice(&chunk[..n]);
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+        "{answer:?}"
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(9) && waited < Duration::from_secs(13),
+        "{waited:?}"
+    );
 }
 
 #[test]

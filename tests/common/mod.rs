@@ -66,9 +66,23 @@ impl TestServer {
         server
     }
 
+    /// Starts with the open-file limit lowered to `open_files` (through
+    /// the shell's `ulimit -n`), in a fresh temporary sessions folder.
+    pub fn start_with_open_file_limit(open_files: u32, extra_args: &[&str]) -> TestServer {
+        let temp = TempDir::new("sessions");
+        let sessions_dir = temp.0.join("sessions");
+        let mut server = TestServer::launch(&sessions_dir, extra_args, Some(open_files));
+        server._temp = Some(temp);
+        server
+    }
+
     /// Starts on an existing sessions folder (for restarts); the caller
     /// owns the folder.
     pub fn start_in(sessions_dir: &Path, extra_args: &[&str]) -> TestServer {
+        TestServer::launch(sessions_dir, extra_args, None)
+    }
+
+    fn launch(sessions_dir: &Path, extra_args: &[&str], open_files: Option<u32>) -> TestServer {
         let mut args = vec![
             "--addr".to_string(),
             "127.0.0.1:0".to_string(),
@@ -78,7 +92,19 @@ impl TestServer {
             WWW_DIR.to_string(),
         ];
         args.extend(extra_args.iter().map(|a| a.to_string()));
-        let mut child = Command::new(BINARY)
+        let mut command = match open_files {
+            None => Command::new(BINARY),
+            Some(limit) => {
+                let mut shell = Command::new("sh");
+                shell.args([
+                    "-c",
+                    &format!("ulimit -n {limit} && exec \"$0\" \"$@\""),
+                    BINARY,
+                ]);
+                shell
+            }
+        };
+        let mut child = command
             .args(&args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
