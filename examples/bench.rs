@@ -29,7 +29,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 fn main() {
-    let seconds = parse_seconds();
+    let (seconds, parts) = parse_flags();
+    let run = |part: &str| parts.iter().any(|p| p == part);
     let work = std::env::temp_dir().join(format!("handstamp-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
     require("wrk", "apt-get install -y wrk");
@@ -50,12 +51,22 @@ fn main() {
         "nginx p99",
         "ratio"
     );
-    for (name, close) in [
-        ("W1 keep-alive GET / (logged in)", false),
-        ("W3 GET / with Connection: close", true),
-    ] {
+    let wrk_runs: &[(&str, bool, bool)] = if run("wrk") {
+        &[
+            ("W1 keep-alive GET /, inspector on", false, true),
+            ("W1 keep-alive GET /, --no-inspector", false, false),
+            ("W3 GET / with Connection: close", true, true),
+        ]
+    } else {
+        &[]
+    };
+    for &(name, close, inspector) in wrk_runs {
         for connections in [8, 64] {
-            let server = Handstamp::start(&work, &["--max-sessions", "1000"]);
+            let mut flags = vec!["--max-sessions", "1000"];
+            if !inspector {
+                flags.push("--no-inspector");
+            }
+            let server = Handstamp::start(&work, &flags);
             let cookie = server.log_in("David");
             let mut headers = vec![format!("Cookie: {cookie}")];
             if close {
@@ -72,7 +83,7 @@ fn main() {
         }
     }
 
-    for connections in [8, 64] {
+    for connections in if run("wrk") { vec![8, 64] } else { vec![] } {
         flush_disk();
         let server = Handstamp::start(&work, &["--max-sessions", "100000000"]);
         let script = work.join("login.lua");
@@ -106,8 +117,15 @@ fn main() {
         );
     }
 
-    idle_connections(&work);
-    many_sessions(&work, seconds);
+    if run("idle") {
+        idle_connections(&work);
+    }
+    if run("attacks") {
+        attacks(&work);
+    }
+    if run("files") {
+        many_sessions(&work, seconds);
+    }
     println!("\nremoving the benchmark's session files...");
     let _ = std::fs::remove_dir_all(&work);
 }
@@ -121,16 +139,28 @@ request = function()
 end
 "#;
 
-fn parse_seconds() -> u64 {
+/// `--seconds N` per wrk run (default 5) and `--only PARTS` (a comma list
+/// of `wrk`, `idle`, `attacks`, `files`; default all).
+fn parse_flags() -> (u64, Vec<String>) {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.as_slice() {
-        [] => 5,
-        [flag, n] if flag == "--seconds" => n.parse().expect("--seconds needs a number"),
-        _ => {
-            eprintln!("usage: cargo run --release --example bench [-- --seconds N]");
-            std::process::exit(2);
+    let mut seconds = 5;
+    let mut parts: Vec<String> = ["wrk", "idle", "attacks", "files"]
+        .map(String::from)
+        .to_vec();
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        match (flag.as_str(), rest.next()) {
+            ("--seconds", Some(n)) => seconds = n.parse().expect("--seconds needs a number"),
+            ("--only", Some(list)) => parts = list.split(',').map(String::from).collect(),
+            _ => {
+                eprintln!(
+                    "usage: cargo run --release --example bench [-- --seconds N] [--only wrk,idle,attacks,files]"
+                );
+                std::process::exit(2);
+            }
         }
     }
+    (seconds, parts)
 }
 
 fn require(program: &str, install: &str) {
@@ -478,9 +508,11 @@ fn count_session_files(dir: &Path) -> u64 {
 }
 
 /// 1,000 keep-alive connections that each made one request and then wait;
-/// meanwhile the server's memory, and a normal client's request time.
+/// meanwhile the server's memory, and a normal client's request time. Then
+/// the same after each of them sent one 64 KiB body.
 fn idle_connections(work: &Path) {
     let server = Handstamp::start(work, &[]);
+    let baseline_kib = server.rss_kib();
     let mut idle = Vec::new();
     for _ in 0..1000 {
         let mut stream = TcpStream::connect(server.addr).unwrap();
@@ -507,13 +539,285 @@ fn idle_connections(work: &Path) {
         .collect();
     times_ms.sort_by(f64::total_cmp);
     println!(
-        "\nidle: 1000 keep-alive connections open: server RSS {:.1} MiB (peak {:.1} MiB); \
-         a new client's GET /login meanwhile: median {:.2} ms, worst of 50 {:.2} ms",
+        "\nidle: 1000 keep-alive connections open: server RSS {:.1} MiB (peak {:.1} MiB), \
+         {:.1} kB per connection; a new client's GET /login meanwhile: median {:.2} ms, worst of 50 {:.2} ms",
         rss_kib as f64 / 1024.0,
         server.peak_rss_kib() as f64 / 1024.0,
+        rss_kib.saturating_sub(baseline_kib) as f64 * 1.024 / 1000.0,
         times_ms[times_ms.len() / 2],
         times_ms[times_ms.len() - 1]
     );
+    // Then 1,000 new connections that each send one 64 KiB body (to
+    // /echo, which sends it back) and then idle: what is left of that body.
+    drop(idle);
+    let body = "x".repeat(64 * 1024);
+    let request = format!(
+        "POST /echo HTTP/1.1\r\nHost: bench\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let addr = server.addr;
+    let posted: Vec<TcpStream> = std::thread::scope(|scope| {
+        let groups: Vec<_> = (0..8)
+            .map(|_| {
+                let request = &request;
+                scope.spawn(move || {
+                    (0..125)
+                        .map(|_| {
+                            let mut stream = TcpStream::connect(addr).unwrap();
+                            stream.write_all(request.as_bytes()).unwrap();
+                            read_reply_with_length(&mut stream);
+                            stream
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        groups.into_iter().flat_map(|g| g.join().unwrap()).collect()
+    });
+    let after_kib = server.rss_kib();
+    println!(
+        "idle after one 64 KiB POST each ({} connections): server RSS {:.1} MiB, {:.1} kB per connection",
+        posted.len(),
+        after_kib as f64 / 1024.0,
+        after_kib.saturating_sub(baseline_kib) as f64 * 1.024 / 1000.0
+    );
+}
+
+/// Reads one reply whose body is framed by Content-Length.
+fn read_reply_with_length(stream: &mut TcpStream) {
+    let mut received = Vec::new();
+    let mut chunk = [0u8; 16384];
+    loop {
+        let n = stream.read(&mut chunk).unwrap();
+        assert!(n > 0, "server closed a connection early");
+        received.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&received);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Length: "))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if body.len() >= length {
+                return;
+            }
+        }
+    }
+}
+
+/// The cheap attacks on a connection cap, each at default flags with 1,100
+/// attacking connections, against handstamp and (if installed) nginx with
+/// the same cap (1,024 connections, one worker) and timeouts (10 s for a
+/// head, 5 s idle). Meanwhile a normal client asks for a page ten times a
+/// second on a new connection; the share answered within 1 s is what
+/// counts, with the server's memory.
+fn attacks(work: &Path) {
+    println!(
+        "\n{:<40} {:>22} {:>10} {:>22}",
+        "attack (1,100 connections, 15 s)", "handstamp: within 1 s", "RSS", "nginx: within 1 s"
+    );
+    let nginx = CappedNginx::start(work);
+    for attack in [
+        Attack::BlankLines,
+        Attack::Slowloris,
+        Attack::IdleFlood,
+        Attack::NeverReads,
+    ] {
+        let server = Handstamp::start(work, &[]);
+        let (answered, asked) = run_attack(server.addr, attack, "/login");
+        let rss = server.rss_kib();
+        let reference = nginx
+            .as_ref()
+            .map(|nginx| run_attack(nginx.addr, attack, "/"));
+        println!(
+            "{:<40} {:>22} {:>8.1}MiB {:>22}",
+            attack.name(),
+            format!(
+                "{answered}/{asked} ({:.0}%)",
+                answered as f64 * 100.0 / asked as f64
+            ),
+            rss as f64 / 1024.0,
+            reference.map_or("-".to_string(), |(a, n)| format!(
+                "{a}/{n} ({:.0}%)",
+                a as f64 * 100.0 / n as f64
+            )),
+        );
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Attack {
+    /// Sends `\r\n` every 4 s, never a request line.
+    BlankLines,
+    /// Sends a head one header at a time, slowly, and reconnects when cut.
+    Slowloris,
+    /// Connects and sends nothing.
+    IdleFlood,
+    /// Pipelines requests and never reads the answers.
+    NeverReads,
+}
+
+impl Attack {
+    fn name(self) -> &'static str {
+        match self {
+            Attack::BlankLines => "blank-line trickle (\\r\\n every 4 s)",
+            Attack::Slowloris => "slowloris (a header every 4 s, reconnects)",
+            Attack::IdleFlood => "idle flood (connect, send nothing)",
+            Attack::NeverReads => "never-reading clients (pipelined GETs)",
+        }
+    }
+}
+
+/// Runs `attack` against `addr` for 15 s while probing it; returns
+/// (probes answered within 1 s, probes sent).
+fn run_attack(addr: SocketAddr, attack: Attack, probe_path: &str) -> (u32, u32) {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let attacker = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || attack_loop(addr, attack, &stop))
+    };
+    std::thread::sleep(Duration::from_secs(3)); // let the attack fill the cap
+    let mut answered = 0;
+    let mut asked = 0;
+    let probe = format!("GET {probe_path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n");
+    let probing_until = Instant::now() + Duration::from_secs(12);
+    while Instant::now() < probing_until {
+        asked += 1;
+        let started = Instant::now();
+        let ok = TcpStream::connect_timeout(&addr, Duration::from_secs(1))
+            .and_then(|mut stream| {
+                stream.set_read_timeout(Some(Duration::from_secs(1)))?;
+                stream.write_all(probe.as_bytes())?;
+                let mut head = [0u8; 12];
+                stream.read_exact(&mut head)?;
+                Ok(head.starts_with(b"HTTP/1.1 200"))
+            })
+            .unwrap_or(false);
+        if ok && started.elapsed() < Duration::from_secs(1) {
+            answered += 1;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = attacker.join();
+    (answered, asked)
+}
+
+/// The attacking connections, all on one thread, non-blocking.
+fn attack_loop(addr: SocketAddr, attack: Attack, stop: &std::sync::atomic::AtomicBool) {
+    const CONNECTIONS: usize = 1100;
+    let connect = || {
+        let mut stream = TcpStream::connect(addr).ok()?;
+        if matches!(attack, Attack::Slowloris) {
+            stream
+                .write_all(b"GET / HTTP/1.1\r\nHost: bench\r\n")
+                .ok()?;
+        }
+        stream.set_nonblocking(true).ok()?;
+        Some(stream)
+    };
+    let mut streams: Vec<Option<TcpStream>> = (0..CONNECTIONS).map(|_| connect()).collect();
+    let pipelined = "GET / HTTP/1.1\r\nHost: bench\r\n\r\n".repeat(64);
+    let mut last_round = Instant::now() - Duration::from_secs(10);
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let trickle_due = last_round.elapsed() >= Duration::from_secs(4);
+        if trickle_due {
+            last_round = Instant::now();
+        }
+        for slot in streams.iter_mut() {
+            let Some(stream) = slot else {
+                *slot = connect(); // come back, as these attackers do
+                continue;
+            };
+            // A closed connection reads 0 (a refusal reads its 503 first).
+            // A never-reading client never reads: it notices a close only
+            // when a write fails.
+            if !matches!(attack, Attack::NeverReads) {
+                let mut scratch = [0u8; 4096];
+                let closed = match stream.read(&mut scratch) {
+                    Ok(0) => true,
+                    Ok(_) => true,
+                    Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+                };
+                if closed {
+                    *slot = None;
+                    continue;
+                }
+            }
+            let bytes: &[u8] = match attack {
+                Attack::BlankLines if trickle_due => b"\r\n",
+                Attack::Slowloris if trickle_due => b"X-a: b\r\n",
+                Attack::NeverReads => pipelined.as_bytes(),
+                _ => b"",
+            };
+            if !bytes.is_empty()
+                && let Err(e) = stream.write(bytes)
+                && e.kind() != std::io::ErrorKind::WouldBlock
+            {
+                *slot = None;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// nginx with the same cap and timeouts as handstamp's defaults, serving a
+/// small static page.
+struct CappedNginx {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl CappedNginx {
+    fn start(work: &Path) -> Option<CappedNginx> {
+        let binary = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())?;
+        let root = work.join("nginx-capped");
+        std::fs::create_dir_all(root.join("html")).unwrap();
+        std::fs::create_dir_all(root.join("logs")).unwrap();
+        std::fs::write(root.join("html/index.html"), "<p>hello</p>\n").unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = format!(
+            "worker_processes 1;\npid {root}/nginx.pid;\nerror_log {root}/logs/error.log crit;\ndaemon off;\n\
+             worker_rlimit_nofile 4096;\nevents {{ worker_connections 1024; }}\n\
+             http {{ access_log off; client_header_timeout 10s; keepalive_timeout 5s; send_timeout 10s;\n\
+               server {{ listen 127.0.0.1:{port}; root {root}/html; }} }}\n",
+            root = root.display()
+        );
+        std::fs::write(root.join("nginx.conf"), config).unwrap();
+        let child = Command::new(binary)
+            .arg("-c")
+            .arg(root.join("nginx.conf"))
+            .arg("-p")
+            .arg(&root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while TcpStream::connect(addr).is_err() {
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(CappedNginx { child, addr })
+    }
+}
+
+impl Drop for CappedNginx {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
 }
 
 fn read_one_reply(stream: &mut TcpStream) {

@@ -18,7 +18,8 @@
 //!    the templates, items and sessions folder (`app::App::load`) and binds
 //!    the socket; `listening on http://…` is printed; `Server::run`.
 //! 2. `server.rs` `WorkerPool::dispatch` hands the accepted `TcpStream` to
-//!    a worker thread *(skip at first: the worker pool)*.
+//!    a worker thread *(skip at first: the worker pool and the connection
+//!    cap)*.
 //! 3. `connection.rs` `serve_connection` → `read_request` →
 //!    `Connection::read_head`, which calls `Connection::receive_more` (the
 //!    `read` on the socket) until `request::find_head_end` finds the empty
@@ -29,7 +30,9 @@
 //! 5. `body.rs` `BodyDecoder::decode` takes the 10 bytes `name=David` off
 //!    the buffer, fed by `Connection::read_body` *(skip at first: chunked
 //!    bodies)*.
-//! 6. `router.rs` `route`: `("POST", "/login")` → `app::login`.
+//! 6. `router.rs` `route` → `answer`: a login changes a session, so
+//!    `cross_site::refusal` first checks that no other site's page sent it
+//!    *(skip at first)*; then `("POST", "/login")` → `app::login`.
 //! 7. `app.rs` `login`: `read_form` → `form::parse_form` gives the name;
 //!    `check_name`; `App::locked_session` looks for an old session
 //!    (`Request::cookie_values` → `cookie::values_named`, then
@@ -40,13 +43,18 @@
 //! 9. `cookie.rs` `set_session_cookie` makes the `Set-Cookie` value;
 //!    `response.rs` `Response::see_other("/")` the `303`.
 //! 10. Back in `connection.rs`: `Response::to_bytes` writes the status
-//!     line, headers, empty line and body; `log::exchange` prints the line;
-//!     `write_all` sends it.
+//!     line, headers, empty line and body; the inspector remembers this
+//!     redirect for the page it leads to (`Inspector::remember_redirect`,
+//!     *skip at first*); `Log::exchange` queues the log line; and
+//!     `write_all_by` sends the bytes.
+//! 11. The browser follows the `303` with `GET /` and the cookie: the same
+//!     path to `app::index`, and then `router::route` adds the inspector
+//!     panel (`Inspector::add_panel`) to the page before it goes out.
 //!
 //! # The files, in that order
 //!
 //! Calls go down this list. A file uses from a file above it only the
-//! types that file hands down (a `Request`, an `App`, a `LogMode`), never
+//! types that file hands down (a `Request`, an `App`, a `Log`), never
 //! its functions, so there are no loops: `tests/structure.rs` checks both
 //! that and that this list matches the files.
 //!

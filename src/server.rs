@@ -3,15 +3,16 @@
 //!
 //! ```text
 //! TcpListener::bind("127.0.0.1:8080")   the kernel queues incoming connections
-//! listener.accept()                      one TcpStream per browser connection
-//! → worker thread → connection.rs        which reads requests from it
+//! listener.accept() in a worker thread   one TcpStream per browser connection
+//! → connection.rs                        which reads requests from it
 //! ```
 //!
 //! Each open connection has its own thread, blocked in `read` while the
 //! client is quiet, so a slow client only ever holds up itself. Threads are
-//! kept in a pool: a worker whose connection ends waits a while for the next
-//! one instead of exiting, so a busy server does not pay for a thread spawn
-//! per connection, and the pool grows only up to `--max-connections`.
+//! kept in a pool: a worker whose connection ends goes back to `accept` for
+//! the next one, so a busy server pays for neither a thread spawn nor a
+//! handoff between threads per connection, and the pool grows only up to
+//! `--max-connections` (plus the one thread that keeps accepting).
 //!
 //! At that cap a newcomer is still served if some open connection is only
 //! waiting between requests or has not finished sending its head: the one
@@ -25,12 +26,12 @@
 //! Ctrl-C simply ends the process: session files are written by rename, so
 //! there is nothing half-done to tidy up (session.rs explains).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::mpsc::SyncSender;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::app::{App, LoadError, LogoutMode};
@@ -171,18 +172,13 @@ impl Server {
         }
     }
 
+    /// Workers accept and serve connections; this thread waits for ever
+    /// (the first worker never returns).
     fn run_with_workers(self) {
-        let pool = Arc::new(WorkerPool::new(self.max_connections));
-        for stream in self.listener.incoming() {
-            match stream {
-                Ok(stream) => pool.dispatch(stream, &self.app),
-                // Running out of file descriptors lands here; the listener
-                // itself is fine, so keep accepting once some close.
-                Err(error) => {
-                    self.app.log.error(&format!("accept failed: {error}"));
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-            }
+        let pool = Arc::new(WorkerPool::new(self.listener, self.max_connections));
+        pool.add_worker(&self.app);
+        loop {
+            std::thread::park();
         }
     }
 }
@@ -206,29 +202,29 @@ fn start_session_sweeper(app: Arc<App>) {
         .expect("the sweeper thread starts before any connection is accepted");
 }
 
-/// How long a worker with nothing to do waits for a new connection before
-/// its thread exits.
-const WORKER_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// Worker threads are small: requests are parsed into heap buffers, and a
 /// thousand idle connections should cost megabytes, not gigabytes.
 const WORKER_STACK_BYTES: usize = 256 * 1024;
 
-/// A pool of threads that grows on demand up to `max_workers`, one worker
-/// per open connection, and reuses workers whose connection has ended.
+/// The worker threads. Each idle worker waits in `accept` itself, so a new
+/// connection goes straight to the thread that serves it, with no handoff
+/// between threads (the kernel wakes one waiting thread per connection).
+/// The pool grows on demand, one thread per open connection plus one that
+/// keeps accepting, up to `max_connections + 1`; threads stay for the
+/// server's life once started.
 struct WorkerPool {
-    max_workers: usize,
+    listener: TcpListener,
+    max_connections: usize,
     state: Mutex<PoolState>,
-    connection_waiting: Condvar,
-    /// Refused connections go to one closer thread, so that the accept loop
-    /// never waits on a client while it closes politely.
+    /// Refused connections go to one closer thread, so that no worker waits
+    /// on a client while it closes politely.
     closer: SyncSender<TcpStream>,
 }
 
 struct PoolState {
-    waiting_connections: VecDeque<TcpStream>,
-    idle_workers: usize,
-    total_workers: usize,
+    /// Workers waiting in `accept`.
+    accepting: usize,
+    workers: usize,
     /// The connections being served, each with a second handle on its
     /// socket (to close it from here) and what it is doing.
     open: HashMap<u64, OpenConnection>,
@@ -236,12 +232,20 @@ struct PoolState {
 }
 
 struct OpenConnection {
-    socket: TcpStream,
+    /// `None` if the process was out of descriptors for the second handle:
+    /// such a connection is served, but cannot be reclaimed.
+    socket: Option<TcpStream>,
     activity: Arc<Activity>,
 }
 
+/// What a worker does with a connection it accepted.
+enum Admission {
+    Serve(u64),
+    Refuse,
+}
+
 impl WorkerPool {
-    fn new(max_workers: usize) -> Self {
+    fn new(listener: TcpListener, max_connections: usize) -> Self {
         let (closer, refused) = std::sync::mpsc::sync_channel::<TcpStream>(256);
         std::thread::Builder::new()
             .name("closer".to_string())
@@ -252,16 +256,15 @@ impl WorkerPool {
             })
             .expect("the closer thread starts before any connection is accepted");
         WorkerPool {
+            listener,
             closer,
-            max_workers,
+            max_connections,
             state: Mutex::new(PoolState {
-                waiting_connections: VecDeque::new(),
-                idle_workers: 0,
-                total_workers: 0,
+                accepting: 0,
+                workers: 0,
                 open: HashMap::new(),
                 next_number: 0,
             }),
-            connection_waiting: Condvar::new(),
         }
     }
 
@@ -269,79 +272,90 @@ impl WorkerPool {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Gives a new connection to an idle worker, or to a new worker. At the
-    /// cap, it makes room by closing the connection that has waited longest
-    /// without a request in progress (idle between requests, or still
-    /// sending its head), and refuses with 503 only when every connection
-    /// is in the middle of a request.
-    fn dispatch(self: &Arc<Self>, stream: TcpStream, app: &Arc<App>) {
-        let mut state = self.state();
-        if state.idle_workers > state.waiting_connections.len() {
-            state.waiting_connections.push_back(stream);
-            self.connection_waiting.notify_one();
-            return;
+    /// Starts one more worker, unless there are as many as can be used.
+    fn add_worker(self: &Arc<Self>, app: &Arc<App>) {
+        {
+            let mut state = self.state();
+            if state.workers > self.max_connections {
+                return;
+            }
+            state.workers += 1;
+            state.accepting += 1;
         }
-        if state.total_workers < self.max_workers {
-            state.total_workers += 1;
-            drop(state);
-            self.spawn_worker(stream, app);
-            return;
-        }
-        if reclaim_one(&mut state) {
-            // Its worker sees the closed socket, finishes, and takes this
-            // one from the queue.
-            state.waiting_connections.push_back(stream);
-            self.connection_waiting.notify_one();
-            return;
-        }
-        drop(state);
-        self.refuse(stream, &app.log);
-    }
-
-    fn spawn_worker(self: &Arc<Self>, stream: TcpStream, app: &Arc<App>) {
         let pool = Arc::clone(self);
         let worker_app = Arc::clone(app);
         let spawned = std::thread::Builder::new()
             .name("worker".to_string())
             .stack_size(WORKER_STACK_BYTES)
-            .spawn(move || pool.work(stream, &worker_app));
+            .spawn(move || pool.work(&worker_app));
         if let Err(error) = spawned {
             app.log
                 .error(&format!("cannot start a worker thread: {error}"));
-            self.state().total_workers -= 1;
+            let mut state = self.state();
+            state.workers -= 1;
+            state.accepting -= 1;
         }
     }
 
-    /// A worker's life: serve a connection, then wait for the next one.
-    fn work(&self, first: TcpStream, app: &App) {
-        let mut next = Some(first);
-        while let Some(stream) = next {
-            self.serve_tracked(stream, app);
-            next = self.wait_for_connection();
-        }
-    }
-
-    /// Serves one connection while the pool can see what it is doing.
-    fn serve_tracked(&self, stream: TcpStream, app: &App) {
-        let activity = Arc::new(Activity::new());
-        let number = match stream.try_clone() {
-            Ok(socket) => {
-                let mut state = self.state();
-                let number = state.next_number;
-                state.next_number += 1;
-                let activity = Arc::clone(&activity);
-                state
-                    .open
-                    .insert(number, OpenConnection { socket, activity });
-                Some(number)
+    /// A worker's life: accept a connection, serve it, accept the next.
+    fn work(self: &Arc<Self>, app: &Arc<App>) {
+        loop {
+            let stream = match self.listener.accept() {
+                Ok((stream, _)) => stream,
+                // Out of file descriptors lands here; the listener itself
+                // is fine, so accept again once some close.
+                Err(error) => {
+                    app.log.error(&format!("accept failed: {error}"));
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                }
+            };
+            match self.admit(&stream) {
+                Admission::Serve(number) => {
+                    self.make_sure_someone_accepts(app);
+                    let activity = Arc::clone(&self.state().open[&number].activity);
+                    connection::serve_connection(stream, app, &activity);
+                    let mut state = self.state();
+                    state.open.remove(&number);
+                    state.accepting += 1;
+                }
+                Admission::Refuse => {
+                    self.refuse(stream, &app.log);
+                    self.state().accepting += 1;
+                }
             }
-            // Out of descriptors for the second handle: serve it anyway;
-            // it just cannot be reclaimed.
-            Err(_) => None,
-        };
-        connection::serve_connection(stream, app, &activity);
-        if let Some(number) = number {
-            self.state().open.remove(&number);
+        }
+    }
+
+    /// Counts a new connection in. At the cap, it makes room by closing the
+    /// connection that has waited longest without a request in progress
+    /// (idle between requests, or still sending its head); when every
+    /// connection is in the middle of a request, the newcomer is refused.
+    fn admit(&self, stream: &TcpStream) -> Admission {
+        let mut state = self.state();
+        state.accepting -= 1;
+        let reclaimable = state.open.len() < self.max_connections || reclaim_one(&mut state);
+        if !reclaimable {
+            return Admission::Refuse;
+        }
+        let number = state.next_number;
+        state.next_number += 1;
+        // The second handle lets `reclaim_one` close this connection from
+        // another thread.
+        let socket = stream.try_clone().ok();
+        let activity = Arc::new(Activity::new());
+        state
+            .open
+            .insert(number, OpenConnection { socket, activity });
+        Admission::Serve(number)
+    }
+
+    /// The worker that just took a connection was maybe the last one in
+    /// `accept`: start another, so new connections are still taken.
+    fn make_sure_someone_accepts(self: &Arc<Self>, app: &Arc<App>) {
+        let nobody_accepting = self.state().accepting == 0;
+        if nobody_accepting {
+            self.add_worker(app);
         }
     }
 
@@ -358,23 +372,6 @@ impl WorkerPool {
         // If the closer is busy, dropping closes at once; the 503 was sent.
         let _ = self.closer.try_send(stream);
     }
-
-    fn wait_for_connection(&self) -> Option<TcpStream> {
-        let mut state = self.state();
-        state.idle_workers += 1;
-        let (mut state, _) = self
-            .connection_waiting
-            .wait_timeout_while(state, WORKER_IDLE_TIMEOUT, |state| {
-                state.waiting_connections.is_empty()
-            })
-            .unwrap_or_else(|e| e.into_inner());
-        state.idle_workers -= 1;
-        let next = state.waiting_connections.pop_front();
-        if next.is_none() {
-            state.total_workers -= 1;
-        }
-        next
-    }
 }
 
 /// Closes the open connection that has been idle or sending its head for
@@ -385,6 +382,7 @@ fn reclaim_one(state: &mut PoolState) -> bool {
     let victim = state
         .open
         .iter()
+        .filter(|(_, open)| open.socket.is_some())
         .filter_map(|(number, open)| match open.activity.phase() {
             (Phase::Answering, _) => None,
             (_, waited) => Some((waited, *number)),
@@ -398,7 +396,9 @@ fn reclaim_one(state: &mut PoolState) -> bool {
         .open
         .remove(&number)
         .expect("the number was just found in the map");
-    let _ = open.socket.shutdown(Shutdown::Both);
+    if let Some(socket) = open.socket {
+        let _ = socket.shutdown(Shutdown::Both);
+    }
     true
 }
 

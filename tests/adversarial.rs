@@ -103,19 +103,29 @@ fn slowloris_clients_trickling_heads_do_not_delay_a_normal_client() {
 }
 
 #[test]
-fn a_connection_flood_past_the_cap_gets_503s_and_the_server_recovers() {
+fn a_connection_flood_past_the_cap_gets_answers_and_the_server_recovers() {
     let server = TestServer::start_with(&["--max-connections", "20"]);
     let mut flood: Vec<Client> = (0..100).map(|_| server.connect()).collect();
     for client in &mut flood {
-        client.send("GET /login HTTP/1.1\r\nHost: a\r\n\r\n");
+        client.send("GET /login HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
     }
-    let statuses: Vec<u16> = flood.iter_mut().map(|c| c.read_reply().status()).collect();
-    let served = statuses.iter().filter(|&&s| s == 200).count();
-    let refused = statuses.iter().filter(|&&s| s == 503).count();
-    assert_eq!(served + refused, 100, "{statuses:?}");
+    // Each is served, or refused with 503 when every one of the 20 places
+    // was busy with a request, or, at the cap, closed before its request
+    // was read to make room for a newer one (server.rs, reclaim_one).
+    let replies: Vec<String> = flood.iter_mut().map(|c| c.read_to_close()).collect();
+    let served = replies
+        .iter()
+        .filter(|r| r.starts_with("HTTP/1.1 200 OK\r\n"))
+        .count();
+    let refused = replies
+        .iter()
+        .filter(|r| r.starts_with("HTTP/1.1 503 "))
+        .count();
+    let closed = replies.iter().filter(|r| r.is_empty()).count();
+    assert_eq!(served + refused + closed, 100, "{replies:?}");
     assert!(
-        served >= 20 && refused >= 1,
-        "served {served}, refused {refused}"
+        served >= 20,
+        "served {served}, refused {refused}, closed {closed}"
     );
     drop(flood);
     let deadline = Instant::now() + Duration::from_secs(10);
