@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! apt-get install -y wrk nginx-light      # nginx is optional: it gives the ratios
-//! cargo run --release --example bench     # about 2 minutes; --seconds N per run (default 5)
+//! cargo run --release --example bench     # about 5 minutes; --seconds N per run (default 5)
+//! cargo run --release --example bench -- --only wrk,idle,attacks,files   # any of the four parts
 //! ```
 //!
 //! Every run starts a fresh release build of handstamp on 127.0.0.1:0 with
@@ -12,9 +13,15 @@
 //!   session file read, template filled), at 8 and 64 connections;
 //! - W2: `POST /login` with a new name each time and no cookie (a session
 //!   file written per request), then a count of the files;
+//! - W1 and W3 each with the inspector panel on (the default) and off;
 //! - W3: W1 with `Connection: close` (a new TCP connection per request);
 //! - idle: 1,000 idle keep-alive connections, the server's resident memory,
-//!   and the time a normal request takes meanwhile;
+//!   and the time a normal request takes meanwhile; then the memory after
+//!   each of 1,000 connections sent a 64 KiB body;
+//! - attacks on the connection cap (blank-line trickle, slowloris, idle
+//!   flood, never-reading clients), against handstamp and an nginx with the
+//!   same cap and timeouts: the share of a normal client's requests answered
+//!   within 1 s;
 //! - W1 with 100,000 session files on disk, and W1 while the expiry sweep
 //!   removes 100,000 expired files.
 //!
@@ -55,7 +62,8 @@ fn main() {
         &[
             ("W1 keep-alive GET /, inspector on", false, true),
             ("W1 keep-alive GET /, --no-inspector", false, false),
-            ("W3 GET / with Connection: close", true, true),
+            ("W3 GET /, Connection: close, inspector", true, true),
+            ("W3 GET /, Connection: close, --no-insp.", true, false),
         ]
     } else {
         &[]
