@@ -30,6 +30,8 @@ fn help_lists_every_flag_and_exits_0() {
         "--trace",
         "--quiet",
         "--single-thread",
+        "--logout delete|clear-name",
+        "--no-inspector",
     ] {
         assert!(stdout.contains(flag), "{flag} missing from:\n{stdout}");
     }
@@ -57,6 +59,12 @@ fn bad_flags_print_one_line_and_usage_and_exit_2() {
             "--trace and --quiet cannot be used together",
         ),
         (&["--quiet=yes"], "--quiet takes no value"),
+        (&["--no-inspector=1"], "--no-inspector takes no value"),
+        (
+            &["--logout", "none"],
+            "--logout takes delete or clear-name, not 'none'",
+        ),
+        (&["--logout"], "--logout needs a value"),
     ] {
         let (status, stdout, stderr) = run(args);
         assert_eq!(status, 2, "{args:?}: {stderr}");
