@@ -127,10 +127,7 @@ impl Default for Activity {
 /// Serves requests on one connection until it closes. Never panics because
 /// of what the client sent; a panic in a handler becomes a 500. `activity`
 /// is kept up to date for the connection cap (server.rs).
-pub fn serve_connection(stream: TcpStream, app: &App, activity: &Activity) {
-    let Ok(peer) = stream.peer_addr() else {
-        return; // already gone
-    };
+pub fn serve_connection(stream: TcpStream, peer: SocketAddr, app: &App, activity: &Activity) {
     // Each answer is written with one write; Nagle's delay (above) would
     // only hold back the last packet of it.
     let _ = stream.set_nodelay(true);
@@ -165,10 +162,9 @@ pub fn serve_connection(stream: TcpStream, app: &App, activity: &Activity) {
         }
         if !keep_alive {
             // A client that asked to close sends nothing more, so usually
-            // there is nothing to drain; bytes it sent anyway must be.
-            if conn.buffer.is_empty() {
-                let _ = conn.stream.shutdown(Shutdown::Write);
-            } else {
+            // there is nothing to drain and the socket just closes (when
+            // `conn` is dropped); bytes it sent anyway must be drained.
+            if !conn.buffer.is_empty() {
                 close_gracefully(conn.stream);
             }
             return;

@@ -164,9 +164,11 @@ impl Server {
     /// running. A keep-alive client holds the server until it closes or
     /// goes quiet for the idle timeout.
     fn run_single_thread(self) {
-        for stream in self.listener.incoming() {
-            match stream {
-                Ok(stream) => connection::serve_connection(stream, &self.app, &Activity::new()),
+        loop {
+            match self.listener.accept() {
+                Ok((stream, peer)) => {
+                    connection::serve_connection(stream, peer, &self.app, &Activity::new())
+                }
                 Err(error) => self.app.log.error(&format!("accept failed: {error}")),
             }
         }
@@ -300,8 +302,8 @@ impl WorkerPool {
     /// A worker's life: accept a connection, serve it, accept the next.
     fn work(self: &Arc<Self>, app: &Arc<App>) {
         loop {
-            let stream = match self.listener.accept() {
-                Ok((stream, _)) => stream,
+            let (stream, peer) = match self.listener.accept() {
+                Ok(accepted) => accepted,
                 // Out of file descriptors lands here; the listener itself
                 // is fine, so accept again once some close.
                 Err(error) => {
@@ -314,7 +316,7 @@ impl WorkerPool {
                 Admission::Serve(number) => {
                     self.make_sure_someone_accepts(app);
                     let activity = Arc::clone(&self.state().open[&number].activity);
-                    connection::serve_connection(stream, app, &activity);
+                    connection::serve_connection(stream, peer, app, &activity);
                     let mut state = self.state();
                     state.open.remove(&number);
                     state.accepting += 1;
