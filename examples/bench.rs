@@ -356,26 +356,11 @@ impl Nginx {
                  location / {{ index index.html; }} }} }}\n",
             root = root.display()
         );
-        std::fs::write(root.join("nginx.conf"), config).unwrap();
         std::fs::write(root.join("html/index.html"), "warming up").unwrap();
-        let child = Command::new(binary)
-            .arg("-c")
-            .arg(root.join("nginx.conf"))
-            .arg("-p")
-            .arg(&root)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while TcpStream::connect(addr).is_err() {
-            if Instant::now() > deadline {
-                println!("nginx: did not start, so no ratios");
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let Some((child, addr)) = start_nginx(binary, &root, &config, port) else {
+            println!("nginx: did not start, so no ratios");
+            return None;
+        };
         let version = Command::new(binary).arg("-v").output().ok();
         let version = version.map(|o| String::from_utf8_lossy(&o.stderr).trim().to_string());
         println!(
@@ -769,6 +754,31 @@ fn attack_loop(addr: SocketAddr, attack: Attack, stop: &std::sync::atomic::Atomi
     }
 }
 
+/// Writes `config` under `root`, starts nginx with it, and waits until it
+/// listens on `port` (5 s at most).
+fn start_nginx(binary: &str, root: &Path, config: &str, port: u16) -> Option<(Child, SocketAddr)> {
+    std::fs::write(root.join("nginx.conf"), config).unwrap();
+    let mut child = Command::new(binary)
+        .arg("-c")
+        .arg(root.join("nginx.conf"))
+        .arg("-p")
+        .arg(root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while TcpStream::connect(addr).is_err() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some((child, addr))
+}
+
 /// nginx with the same cap and timeouts as handstamp's defaults, serving a
 /// small static page.
 struct CappedNginx {
@@ -797,24 +807,7 @@ impl CappedNginx {
                server {{ listen 127.0.0.1:{port}; root {root}/html; }} }}\n",
             root = root.display()
         );
-        std::fs::write(root.join("nginx.conf"), config).unwrap();
-        let child = Command::new(binary)
-            .arg("-c")
-            .arg(root.join("nginx.conf"))
-            .arg("-p")
-            .arg(&root)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while TcpStream::connect(addr).is_err() {
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let (child, addr) = start_nginx(binary, &root, &config, port)?;
         Some(CappedNginx { child, addr })
     }
 }
