@@ -242,7 +242,7 @@ struct OpenConnection {
 
 /// What a worker does with a connection it accepted.
 enum Admission {
-    Serve(u64),
+    Serve(u64, Arc<Activity>),
     Refuse,
 }
 
@@ -313,9 +313,8 @@ impl WorkerPool {
                 }
             };
             match self.admit(&stream) {
-                Admission::Serve(number) => {
+                Admission::Serve(number, activity) => {
                     self.make_sure_someone_accepts(app);
-                    let activity = Arc::clone(&self.state().open[&number].activity);
                     connection::serve_connection(stream, peer, app, &activity);
                     let mut state = self.state();
                     state.open.remove(&number);
@@ -336,8 +335,8 @@ impl WorkerPool {
     fn admit(&self, stream: &TcpStream) -> Admission {
         let mut state = self.state();
         state.accepting -= 1;
-        let reclaimable = state.open.len() < self.max_connections || reclaim_one(&mut state);
-        if !reclaimable {
+        let has_room = state.open.len() < self.max_connections || reclaim_one(&mut state);
+        if !has_room {
             return Admission::Refuse;
         }
         let number = state.next_number;
@@ -346,10 +345,12 @@ impl WorkerPool {
         // another thread.
         let socket = stream.try_clone().ok();
         let activity = Arc::new(Activity::new());
-        state
-            .open
-            .insert(number, OpenConnection { socket, activity });
-        Admission::Serve(number)
+        let tracked = OpenConnection {
+            socket,
+            activity: Arc::clone(&activity),
+        };
+        state.open.insert(number, tracked);
+        Admission::Serve(number, activity)
     }
 
     /// The worker that just took a connection was maybe the last one in

@@ -22,7 +22,7 @@ break handstamp::session::SessionStore::write
 # 5. The Set-Cookie header is made.
 break handstamp::cookie::set_session_cookie
 # 6. The answer, just before it is logged and written to the socket.
-break handstamp::log::exchange
+break handstamp::log::Log::exchange
 
 run
 echo STOP 1 parse_head\n
