@@ -21,9 +21,16 @@
 //!   around read-modify-write, so parallel requests never lose an update.
 //!   The locks are lock stripes: rather than one mutex per session (which
 //!   would have to be created and removed with sessions), a fixed set of
-//!   64 mutexes, and a session uses the one its id's last digits pick. Two
+//!   64 stripes, and a session uses the one its id's last digits pick. Two
 //!   sessions may share a stripe and then wait for each other briefly;
-//!   that is the whole cost.
+//!   that is the whole cost. Each stripe is a mutex (for this process's
+//!   threads) and a file in `sessions/.locks/` locked with `flock` (for
+//!   other server processes on the same folder).
+//! - When the folder holds `--max-sessions` files, a session never used
+//!   after it was made gives up its place (`is_unused`); one in use never
+//!   does.
+//! - A session that cannot be found says why (`NoSession`), for the log;
+//!   a file that exists but cannot be read is not "no session" but a fault.
 //! - A Rust mutex is "poisoned" when a thread panicked while holding it,
 //!   as a warning that the data it guards may be half-changed. What these
 //!   locks guard is a file that is only ever replaced whole, so a poisoned

@@ -14,7 +14,9 @@ struct Nginx(Child);
 
 impl Drop for Nginx {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        // SIGTERM: the master stops its worker, then exits. SIGKILL would
+        // leave the worker running, holding the test's output open.
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
         let _ = self.0.wait();
     }
 }
@@ -57,6 +59,7 @@ fn a_login_through_one_server_is_known_to_the_other_behind_nginx() {
             .arg(&prefix)
             .arg("-c")
             .arg(prefix.join("nginx.conf"))
+            .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap(),
