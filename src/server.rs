@@ -26,10 +26,10 @@
 //! Ctrl-C simply ends the process: session files are written by rename, so
 //! there is nothing half-done to tidy up (session.rs explains).
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::SyncSender;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -214,36 +214,34 @@ const WORKER_STACK_BYTES: usize = 256 * 1024;
 /// The pool grows on demand, one thread per open connection plus one that
 /// keeps accepting, up to `max_connections + 1`; threads stay for the
 /// server's life once started.
+///
+/// The counts are atomics and each worker has a slot of its own, so serving
+/// a connection takes no lock that another worker holds; only reclaiming at
+/// the cap looks at every slot.
 struct WorkerPool {
     listener: TcpListener,
     max_connections: usize,
-    state: Mutex<PoolState>,
+    /// Connections being served.
+    open: AtomicUsize,
+    /// Workers waiting in `accept`.
+    accepting: AtomicUsize,
+    /// One slot per worker, in the order they started.
+    slots: Mutex<Vec<Arc<Slot>>>,
     /// Refused connections go to one closer thread, so that no worker waits
     /// on a client while it closes politely.
     closer: SyncSender<TcpStream>,
 }
 
-struct PoolState {
-    /// Workers waiting in `accept`.
-    accepting: usize,
-    workers: usize,
-    /// The connections being served, each with a second handle on its
-    /// socket (to close it from here) and what it is doing.
-    open: HashMap<u64, OpenConnection>,
-    next_number: u64,
+/// What one worker is serving, for `reclaim_one` to see.
+#[derive(Default)]
+struct Slot {
+    serving: Mutex<Option<Served>>,
 }
 
-struct OpenConnection {
-    /// `None` if the process was out of descriptors for the second handle:
-    /// such a connection is served, but cannot be reclaimed.
-    socket: Option<TcpStream>,
+struct Served {
+    /// A second handle on the socket, to close it from another thread.
+    socket: TcpStream,
     activity: Arc<Activity>,
-}
-
-/// What a worker does with a connection it accepted.
-enum Admission {
-    Serve(u64, Arc<Activity>),
-    Refuse,
 }
 
 impl WorkerPool {
@@ -261,46 +259,44 @@ impl WorkerPool {
             listener,
             closer,
             max_connections,
-            state: Mutex::new(PoolState {
-                accepting: 0,
-                workers: 0,
-                open: HashMap::new(),
-                next_number: 0,
-            }),
+            open: AtomicUsize::new(0),
+            accepting: AtomicUsize::new(0),
+            slots: Mutex::new(Vec::new()),
         }
     }
 
-    fn state(&self) -> MutexGuard<'_, PoolState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn slots(&self) -> MutexGuard<'_, Vec<Arc<Slot>>> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Starts one more worker, unless there are as many as can be used.
     fn add_worker(self: &Arc<Self>, app: &Arc<App>) {
-        {
-            let mut state = self.state();
-            if state.workers > self.max_connections {
+        let slot = {
+            let mut slots = self.slots();
+            if slots.len() > self.max_connections {
                 return;
             }
-            state.workers += 1;
-            state.accepting += 1;
-        }
+            let slot = Arc::new(Slot::default());
+            slots.push(Arc::clone(&slot));
+            slot
+        };
+        self.accepting.fetch_add(1, Ordering::SeqCst);
         let pool = Arc::clone(self);
         let worker_app = Arc::clone(app);
         let spawned = std::thread::Builder::new()
             .name("worker".to_string())
             .stack_size(WORKER_STACK_BYTES)
-            .spawn(move || pool.work(&worker_app));
+            .spawn(move || pool.work(&slot, &worker_app));
         if let Err(error) = spawned {
             app.log
                 .error(&format!("cannot start a worker thread: {error}"));
-            let mut state = self.state();
-            state.workers -= 1;
-            state.accepting -= 1;
+            self.accepting.fetch_sub(1, Ordering::SeqCst);
+            self.slots().pop();
         }
     }
 
     /// A worker's life: accept a connection, serve it, accept the next.
-    fn work(self: &Arc<Self>, app: &Arc<App>) {
+    fn work(self: &Arc<Self>, slot: &Slot, app: &Arc<App>) {
         loop {
             let (stream, peer) = match self.listener.accept() {
                 Ok(accepted) => accepted,
@@ -312,54 +308,43 @@ impl WorkerPool {
                     continue;
                 }
             };
-            match self.admit(&stream) {
-                Admission::Serve(number, activity) => {
-                    self.make_sure_someone_accepts(app);
-                    connection::serve_connection(stream, peer, app, &activity);
-                    let mut state = self.state();
-                    state.open.remove(&number);
-                    state.accepting += 1;
-                }
-                Admission::Refuse => {
-                    self.refuse(stream, &app.log);
-                    self.state().accepting += 1;
-                }
+            // This worker was maybe the last one in `accept`: start
+            // another, so new connections are still taken.
+            if self.accepting.fetch_sub(1, Ordering::SeqCst) == 1 {
+                self.add_worker(app);
             }
+            if self.has_room() {
+                let activity = Arc::new(Activity::new());
+                *lock(&slot.serving) = stream.try_clone().ok().map(|socket| Served {
+                    socket,
+                    activity: Arc::clone(&activity),
+                });
+                connection::serve_connection(stream, peer, app, &activity);
+                *lock(&slot.serving) = None;
+                self.open.fetch_sub(1, Ordering::SeqCst);
+            } else {
+                self.refuse(stream, &app.log);
+            }
+            self.accepting.fetch_add(1, Ordering::SeqCst);
         }
     }
 
     /// Counts a new connection in. At the cap, it makes room by closing the
     /// connection that has waited longest without a request in progress
     /// (idle between requests, or still sending its head); when every
-    /// connection is in the middle of a request, the newcomer is refused.
-    fn admit(&self, stream: &TcpStream) -> Admission {
-        let mut state = self.state();
-        state.accepting -= 1;
-        let has_room = state.open.len() < self.max_connections || reclaim_one(&mut state);
-        if !has_room {
-            return Admission::Refuse;
+    /// connection is in the middle of a request, there is no room.
+    fn has_room(&self) -> bool {
+        if self.open.fetch_add(1, Ordering::SeqCst) < self.max_connections {
+            return true;
         }
-        let number = state.next_number;
-        state.next_number += 1;
-        // The second handle lets `reclaim_one` close this connection from
-        // another thread.
-        let socket = stream.try_clone().ok();
-        let activity = Arc::new(Activity::new());
-        let tracked = OpenConnection {
-            socket,
-            activity: Arc::clone(&activity),
-        };
-        state.open.insert(number, tracked);
-        Admission::Serve(number, activity)
-    }
-
-    /// The worker that just took a connection was maybe the last one in
-    /// `accept`: start another, so new connections are still taken.
-    fn make_sure_someone_accepts(self: &Arc<Self>, app: &Arc<App>) {
-        let nobody_accepting = self.state().accepting == 0;
-        if nobody_accepting {
-            self.add_worker(app);
+        // The victim's worker counts itself out when it sees the close;
+        // until then the count is one over, which only makes the next
+        // newcomer reclaim too.
+        if reclaim_one(&self.slots()) {
+            return true;
         }
+        self.open.fetch_sub(1, Ordering::SeqCst);
+        false
     }
 
     /// Over the connection cap with every connection busy: say so and
@@ -377,32 +362,37 @@ impl WorkerPool {
     }
 }
 
+/// A worker's slot, even if a thread panicked while holding it: what it
+/// guards is replaced whole.
+fn lock(serving: &Mutex<Option<Served>>) -> MutexGuard<'_, Option<Served>> {
+    serving.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Closes the open connection that has been idle or sending its head for
 /// longest, the way nginx reclaims connections at its limit. Returns
 /// whether there was one. Its worker's `read` then ends, and the worker is
-/// free for the newcomer.
-fn reclaim_one(state: &mut PoolState) -> bool {
-    let victim = state
-        .open
-        .iter()
-        .filter(|(_, open)| open.socket.is_some())
-        .filter_map(|(number, open)| match open.activity.phase() {
-            (Phase::Answering, _) => None,
-            (_, waited) => Some((waited, *number)),
-        })
-        .max()
-        .map(|(_, number)| number);
-    let Some(number) = victim else {
+/// free for the next connection.
+fn reclaim_one(slots: &[Arc<Slot>]) -> bool {
+    let mut longest: Option<(Duration, &Slot)> = None;
+    for slot in slots {
+        if let Some(served) = lock(&slot.serving).as_ref()
+            && let (Phase::Idle | Phase::ReadingHead, waited) = served.activity.phase()
+            && longest.is_none_or(|(most, _)| waited > most)
+        {
+            longest = Some((waited, slot));
+        }
+    }
+    let Some((_, slot)) = longest else {
         return false;
     };
-    let open = state
-        .open
-        .remove(&number)
-        .expect("the number was just found in the map");
-    if let Some(socket) = open.socket {
-        let _ = socket.shutdown(Shutdown::Both);
+    // Taken out of the slot, so it is not chosen twice.
+    match lock(&slot.serving).take() {
+        Some(served) => {
+            let _ = served.socket.shutdown(Shutdown::Both);
+            true
+        }
+        None => true, // it ended meanwhile, which made room too
     }
-    true
 }
 
 /// How many file descriptors one connection may need at once: its socket,
