@@ -1,5 +1,7 @@
 //! HTTP/1.1 conformance: every protocol rule of RFC 9110 and RFC 9112 that
-//! outside suites check, as raw bytes over a real socket. Each refusal is
+//! outside suites check, as raw bytes over a real socket. (Framing, the
+//! version and the target forms live here only; tests/http_core.rs keeps
+//! the server's own limits and behaviours.) Each refusal is
 //! checked for its exact status, for `Connection: close` and a closed
 //! connection where the framing is in doubt, and for the next client being
 //! served. The cases of the h1spec suites (dropseed/h1spec and
