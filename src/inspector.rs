@@ -47,6 +47,9 @@ use crate::template::escape_html;
 const REMEMBERED_REDIRECTS: usize = 256;
 /// A redirect older than this is not linked to anything any more.
 const LINK_WINDOW: Duration = Duration::from_secs(10);
+/// The sessions page shows at most this many files (a folder may hold
+/// 100,000).
+const MAX_LISTED_SESSIONS: usize = 200;
 /// At most this many redirects are shown in a row (`/logout` → `/` →
 /// `/login` is two).
 const MAX_CHAIN: usize = 5;
@@ -383,7 +386,7 @@ fn panel_html(
 
 /// The sessions page's list: each file as `ls -l` and `cat` show it.
 pub fn sessions_listing_html(sessions: &SessionStore) -> Result<String, std::io::Error> {
-    let files = sessions.list()?;
+    let (total, files) = sessions.list(MAX_LISTED_SESSIONS)?;
     let dir = escape_html(&sessions.dir().display().to_string());
     let now = unix_secs(SystemTime::now());
     if files.is_empty() {
@@ -391,11 +394,14 @@ pub fn sessions_listing_html(sessions: &SessionStore) -> Result<String, std::io:
             "<p><code>$ ls -l {dir}/</code> shows no session files: nobody has stored anything.</p>\n"
         ));
     }
+    let shown = match total > files.len() {
+        true => format!(" (the {} used most recently are shown)", files.len()),
+        false => String::new(),
+    };
     let mut html = format!(
-        "<p><code>$ ls -l {dir}/</code>: {} file{}.</p>\n<table class=\"sessions\">\n\
+        "<p><code>$ ls -l {dir}/</code>: {total} file{}{shown}.</p>\n<table class=\"sessions\">\n\
          <tr><th>mode</th><th>bytes</th><th>file</th><th>created</th><th>last used</th><th>expires</th></tr>\n",
-        files.len(),
-        if files.len() == 1 { "" } else { "s" }
+        if total == 1 { "" } else { "s" }
     );
     for file in &files {
         html.push_str(&format!(

@@ -663,10 +663,11 @@ impl SessionStore {
         Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
     }
 
-    /// Every session file in the folder, for the sessions page: its id,
-    /// size, last use (modification time) and when it expires.
-    pub fn list(&self) -> std::io::Result<Vec<SessionFileInfo>> {
-        let mut files = Vec::new();
+    /// The session files in the folder for the sessions page, most recently
+    /// used first: how many there are, and the first `max_files` with their
+    /// size, last use, expiry and text (only those are read).
+    pub fn list(&self, max_files: usize) -> std::io::Result<(usize, Vec<SessionFileInfo>)> {
+        let mut found: Vec<(u64, u64, SessionId)> = Vec::new();
         for entry in fs::read_dir(&self.settings.dir)? {
             let entry = entry?;
             let Some(id) = SessionId::parse(&entry.file_name().to_string_lossy()) else {
@@ -676,26 +677,34 @@ impl SessionStore {
                 continue; // deleted since the folder was read
             };
             let last_used_secs = metadata.modified().map_or(0, unix_secs);
-            let text = self.file_text(&id).ok().flatten().unwrap_or_default();
-            let created_secs = SessionData::from_file_text(&text)
-                .map(|data| data.created_secs)
-                .ok();
-            let idle_end = last_used_secs + self.settings.ttl_secs;
-            let expires_secs = match created_secs {
-                Some(created) => idle_end.min(created + self.settings.lifetime_secs),
-                None => idle_end,
-            };
-            files.push(SessionFileInfo {
-                id,
-                size: metadata.len(),
-                last_used_secs,
-                created_secs,
-                expires_secs,
-                text,
-            });
+            found.push((last_used_secs, metadata.len(), id));
         }
-        files.sort_by_key(|file| std::cmp::Reverse(file.last_used_secs));
-        Ok(files)
+        found.sort_by_key(|(last_used_secs, _, _)| std::cmp::Reverse(*last_used_secs));
+        let total = found.len();
+        let files = found
+            .into_iter()
+            .take(max_files)
+            .map(|(last_used_secs, size, id)| {
+                let text = self.file_text(&id).ok().flatten().unwrap_or_default();
+                let created_secs = SessionData::from_file_text(&text)
+                    .map(|data| data.created_secs)
+                    .ok();
+                let idle_end = last_used_secs + self.settings.ttl_secs;
+                let expires_secs = match created_secs {
+                    Some(created) => idle_end.min(created + self.settings.lifetime_secs),
+                    None => idle_end,
+                };
+                SessionFileInfo {
+                    id,
+                    size,
+                    last_used_secs,
+                    created_secs,
+                    expires_secs,
+                    text,
+                }
+            })
+            .collect();
+        Ok((total, files))
     }
 
     /// How often the sweeper looks for expired sessions.

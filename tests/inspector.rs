@@ -261,3 +261,21 @@ fn a_favicon_is_served() {
     assert_eq!(reply.status(), 200);
     assert_eq!(reply.header("Content-Type"), Some("image/x-icon"));
 }
+
+#[test]
+fn the_sessions_page_shows_the_200_most_recent_of_a_large_folder() {
+    let server = TestServer::start();
+    for n in 0..205u32 {
+        let id = format!("{n:032x}");
+        std::fs::write(server.session_path(&id), "created=1795000000\nname=Ann\n").unwrap();
+    }
+    let newest = log_in(&server, "David");
+    let body = server.get("/sessions", None).body_text();
+    assert!(
+        body.contains(": 206 files (the 200 used most recently are shown)."),
+        "{}",
+        &body[..body.len().min(2000)]
+    );
+    assert!(body.contains(&format!("<td><code>{newest}</code></td>")));
+    assert_eq!(body.matches("<pre class=\"file\">created=").count(), 200);
+}
