@@ -17,8 +17,9 @@
 //! 1. `main.rs` `main`: the flags become a `Config`; `server::start` loads
 //!    the templates, items and sessions folder (`app::App::load`) and binds
 //!    the socket; `listening on http://…` is printed; `Server::run`.
-//! 2. `server.rs` `WorkerPool::dispatch` hands the accepted `TcpStream` to
-//!    a worker thread *(skip at first: the worker pool and the connection
+//! 2. `server.rs` `WorkerPool::work`: a worker thread waiting in
+//!    `listener.accept()` gets the connection's `TcpStream`, and `has_room`
+//!    counts it in *(skip at first: the worker pool and the connection
 //!    cap)*.
 //! 3. `connection.rs` `serve_connection` → `read_request` →
 //!    `Connection::read_head`, which calls `Connection::receive_more` (the
@@ -35,8 +36,8 @@
 //!    *(skip at first)*; then `("POST", "/login")` → `app::login`.
 //! 7. `app.rs` `login`: `read_form` → `form::parse_form` gives the name;
 //!    `check_name`; `App::locked_session` looks for an old session
-//!    (`Request::cookie_values` → `cookie::values_named`, then
-//!    `session::SessionId::parse`).
+//!    (`app::session_id` → `Request::cookie_values` → `cookie::values_named`,
+//!    then `session::SessionId::parse`).
 //! 8. `session.rs` `SessionStore::create` → `SessionId::new_random` →
 //!    `SessionStore::write`: `SessionData::to_file_text`, a temporary file,
 //!    then a rename to `sessions/ID`.
