@@ -28,6 +28,7 @@
 
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::SyncSender;
@@ -319,7 +320,16 @@ impl WorkerPool {
                     socket,
                     activity: Arc::clone(&activity),
                 });
-                connection::serve_connection(stream, peer, app, &activity);
+                // A handler's panic is already a 500 (connection.rs); this
+                // catches one anywhere else, so the worker, its slot and
+                // the count survive it, and only this connection ends.
+                let served = catch_unwind(AssertUnwindSafe(|| {
+                    connection::serve_connection(stream, peer, app, &activity)
+                }));
+                if served.is_err() {
+                    app.log
+                        .error(&format!("a connection from {peer} ended in a panic"));
+                }
                 *lock(&slot.serving) = None;
                 self.open.fetch_sub(1, Ordering::SeqCst);
             } else {
