@@ -332,10 +332,7 @@ struct Nginx {
 
 impl Nginx {
     fn start(work: &Path) -> Option<Nginx> {
-        let binary = ["/usr/sbin/nginx", "/usr/bin/nginx"]
-            .into_iter()
-            .find(|p| Path::new(p).exists());
-        let Some(binary) = binary else {
+        let Some(binary) = nginx_binary() else {
             println!("nginx: not installed (apt-get install -y nginx-light), so no ratios");
             return None;
         };
@@ -754,6 +751,13 @@ fn attack_loop(addr: SocketAddr, attack: Attack, stop: &std::sync::atomic::Atomi
     }
 }
 
+/// Where Debian installs nginx, if it is installed.
+fn nginx_binary() -> Option<&'static str> {
+    ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+}
+
 /// Writes `config` under `root`, starts nginx with it, and waits until it
 /// listens on `port` (5 s at most).
 fn start_nginx(binary: &str, root: &Path, config: &str, port: u16) -> Option<(Child, SocketAddr)> {
@@ -788,9 +792,7 @@ struct CappedNginx {
 
 impl CappedNginx {
     fn start(work: &Path) -> Option<CappedNginx> {
-        let binary = ["/usr/sbin/nginx", "/usr/bin/nginx"]
-            .into_iter()
-            .find(|p| Path::new(p).exists())?;
+        let binary = nginx_binary()?;
         let root = work.join("nginx-capped");
         std::fs::create_dir_all(root.join("html")).unwrap();
         std::fs::create_dir_all(root.join("logs")).unwrap();

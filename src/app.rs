@@ -13,7 +13,8 @@
 //! header (cookie.rs), reads `sessions/ID` (session.rs), and, when it
 //! changes something, writes the file back and perhaps sends `Set-Cookie`.
 //! One difference on purpose: logout deletes the session instead of setting
-//! the name to None, so a logged-out visitor has no name at all.
+//! the name to None, so a logged-out visitor has no name at all
+//! (`--logout clear-name` does what Flask does, for comparison).
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;

@@ -139,7 +139,7 @@ pub fn serve_connection(stream: TcpStream, peer: SocketAddr, app: &App, activity
         let request = match read_request(&mut conn, &limits) {
             Ok(request) => request,
             Err(error) => {
-                answer_request_error(conn, &error, &peer.to_string(), app);
+                answer_request_error(conn, &error, peer, app);
                 return;
             }
         };
@@ -152,8 +152,7 @@ pub fn serve_connection(stream: TcpStream, peer: SocketAddr, app: &App, activity
         {
             inspector.remember_redirect(peer, &request, &response, &bytes, handler, &app.sessions);
         }
-        app.log
-            .exchange(&peer.to_string(), &request, &response, &bytes);
+        app.log.exchange(peer, &request, &response, &bytes);
         if write_all_by(&mut conn.stream, &bytes, Instant::now() + WRITE_TIMEOUT).is_err() {
             return;
         }
@@ -253,7 +252,7 @@ fn connection_header(request: &Request, keep_alive: bool) -> Option<&'static str
 
 /// A request we could not read gets its 4xx/5xx and the connection closes:
 /// after a malformed request nobody knows where the next one starts.
-fn answer_request_error(mut conn: Connection, error: &RequestError, peer: &str, app: &App) {
+fn answer_request_error(mut conn: Connection, error: &RequestError, peer: SocketAddr, app: &App) {
     let Some(status) = error.status() else {
         return; // the client left or went quiet between requests: just close
     };

@@ -23,6 +23,7 @@
 //! reads stdout any more, lines are lost, answers are not.
 
 use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender};
@@ -91,7 +92,7 @@ impl Log {
     /// exactly what was written to the socket.
     pub fn exchange(
         &self,
-        peer: &str,
+        peer: SocketAddr,
         request: &Request,
         response: &Response,
         response_bytes: &[u8],
@@ -109,7 +110,13 @@ impl Log {
     }
 
     /// Logs a request that could not be read, and the error answer it got.
-    pub fn refused(&self, peer: &str, status: u16, error: &RequestError, response_bytes: &[u8]) {
+    pub fn refused(
+        &self,
+        peer: SocketAddr,
+        status: u16,
+        error: &RequestError,
+        response_bytes: &[u8],
+    ) {
         if self.mode == LogMode::Quiet {
             return;
         }
@@ -174,7 +181,7 @@ fn write_lines(lines: Receiver<Output>, dropped: &AtomicUsize) {
 }
 
 /// `PEER METHOD TARGET STATUS [-> LOCATION]  cookie: …  set-cookie: …`
-pub fn summary_line(peer: &str, request: &Request, response: &Response) -> String {
+pub fn summary_line(peer: SocketAddr, request: &Request, response: &Response) -> String {
     let mut line = format!(
         "{peer} {} {} {}",
         printable(&request.method),

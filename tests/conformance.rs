@@ -211,6 +211,8 @@ fn a_target_with_bytes_outside_its_grammar_is_400() {
         b"/a\"b",
         b"/a\\b",
         b"/a{b}",
+        b"nowhere",
+        b"/%zz",
     ] {
         let mut request = b"GET ".to_vec();
         request.extend_from_slice(target);

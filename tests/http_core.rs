@@ -306,24 +306,6 @@ fn more_than_100_headers_get_431() {
 }
 
 #[test]
-fn malformed_heads_get_400() {
-    let server = TestServer::start();
-    for request in [
-        &b"GARBAGE\r\n\r\n"[..],
-        b"GET / HTTP/1.1\nHost: a\n\n",
-        b"GET / HTTP/1.1\r\nHost : a\r\n\r\n",
-        b"GET / HTTP/1.1\r\n\r\n",
-        b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
-        b"GET nowhere HTTP/1.1\r\nHost: a\r\n\r\n",
-        b"GET /%zz HTTP/1.1\r\nHost: a\r\n\r\n",
-        b"GET / HTTP/1.1\r\nHost: a\r\nBad\x00Header: x\r\n\r\n",
-        b"GET / HTTP/1.1\r\nHost: a\r\n folded: x\r\n\r\n",
-    ] {
-        assert_refused(&server, request, 400);
-    }
-}
-
-#[test]
 fn expect_100_continue_gets_the_go_ahead_before_the_body() {
     let server = TestServer::start();
     let mut client = server.connect();
