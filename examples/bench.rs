@@ -512,7 +512,7 @@ fn idle_connections(work: &Path) {
         idle.push(stream);
     }
     for stream in &mut idle {
-        read_one_reply(stream);
+        read_reply_with_length(stream);
     }
     let rss_kib = server.rss_kib();
     let mut times_ms: Vec<f64> = (0..50)
@@ -820,19 +820,6 @@ impl Drop for CappedNginx {
             .arg(self.child.id().to_string())
             .status();
         let _ = self.child.wait();
-    }
-}
-
-fn read_one_reply(stream: &mut TcpStream) {
-    let mut received = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut chunk).unwrap();
-        assert!(n > 0, "server closed an idle connection early");
-        received.extend_from_slice(&chunk[..n]);
-        if received.ends_with(b"</html>\n") {
-            return;
-        }
     }
 }
 

@@ -25,16 +25,7 @@ fn send(server: &TestServer, request: &[u8]) -> (common::Reply, bool) {
 
 /// Expects `status`, a closed connection, and a server still serving.
 fn refused(server: &TestServer, request: &[u8], status: u16) -> String {
-    let (reply, closed) = send(server, request);
-    assert_eq!(
-        reply.status(),
-        status,
-        "for {:?}:\n{reply}",
-        String::from_utf8_lossy(request)
-    );
-    assert!(closed, "not closed after a {status}: {reply}");
-    assert_eq!(server.get("/login", None).status(), 200, "still serving");
-    reply.body_text()
+    common::assert_refused(server, request, status)
 }
 
 /// Expects `status` and a connection that stays open for another request.

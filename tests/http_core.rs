@@ -5,36 +5,13 @@ mod common;
 use std::io::Write;
 use std::time::Duration;
 
-use common::{Client, TempDir, TestServer, get_request};
+use common::{Client, TempDir, TestServer, assert_refused, get_request};
 
 fn assert_closed(client: &mut Client, context: &str) {
     assert!(
         client.is_closed_by_server(),
         "the server should close the connection after {context}"
     );
-}
-
-/// Sends `request` and expects `status` and a closed connection.
-fn assert_refused(server: &TestServer, request: &[u8], status: u16) -> String {
-    let mut client = server.connect();
-    client.send_bytes(request);
-    let reply = client.read_reply();
-    assert_eq!(
-        reply.status(),
-        status,
-        "for {:?}:\n{reply}",
-        String::from_utf8_lossy(request)
-    );
-    assert_eq!(reply.header("Connection"), Some("close"), "{reply}");
-    assert_eq!(
-        reply.header("Content-Type"),
-        Some("text/html; charset=utf-8"),
-        "{reply}"
-    );
-    assert_closed(&mut client, &format!("a {status}"));
-    // The server is still serving.
-    assert_eq!(server.get("/login", None).status(), 200);
-    reply.body_text()
 }
 
 #[test]

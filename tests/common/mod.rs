@@ -435,3 +435,30 @@ pub fn created_line(file: &str) -> &str {
 pub fn cookie_header_line(value: &str) -> String {
     format!("Cookie: {value}\r\n")
 }
+
+/// Sends `request` on a new connection and expects `status` as a short
+/// HTML page with `Connection: close`, the connection then closed, and the
+/// server still serving the next client. Returns the page.
+pub fn assert_refused(server: &TestServer, request: &[u8], status: u16) -> String {
+    let mut client = server.connect();
+    client.send_bytes(request);
+    let reply = client.read_reply();
+    assert_eq!(
+        reply.status(),
+        status,
+        "for {:?}:\n{reply}",
+        String::from_utf8_lossy(request)
+    );
+    assert_eq!(reply.header("Connection"), Some("close"), "{reply}");
+    assert_eq!(
+        reply.header("Content-Type"),
+        Some("text/html; charset=utf-8"),
+        "{reply}"
+    );
+    assert!(
+        client.is_closed_by_server(),
+        "the server should close the connection after a {status}"
+    );
+    assert_eq!(server.get("/login", None).status(), 200, "still serving");
+    reply.body_text()
+}
