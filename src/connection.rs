@@ -29,11 +29,13 @@
 //! Nagle's delay: by default TCP holds back a small packet while an earlier
 //! one is unacknowledged, hoping to merge them; with a request and an
 //! answer going back and forth, that wait (up to 40 ms) is pure latency,
-//! so it is switched off (`set_nodelay`).
+//! so it is switched off (`set_nodelay`, once, on the listening socket:
+//! see `prepare_listener`).
 //! Rules: RFC 9112 §2 (message format) and §9 (connections).
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -46,7 +48,9 @@ use crate::router;
 
 /// An open connection and the bytes received on it but not used yet.
 pub struct Connection<'a> {
-    pub stream: TcpStream,
+    /// Borrowed: server.rs keeps a second reference to the same socket, to
+    /// close it at the connection cap (`&TcpStream` reads and writes).
+    pub stream: &'a TcpStream,
     activity: &'a Activity,
     /// Received bytes not yet part of a request: the rest of a head, a body,
     /// or the start of the next pipelined request.
@@ -127,11 +131,11 @@ impl Default for Activity {
 /// Serves requests on one connection until it closes. Never panics because
 /// of what the client sent; a panic in a handler becomes a 500. `activity`
 /// is kept up to date for the connection cap (server.rs).
-pub fn serve_connection(stream: TcpStream, peer: SocketAddr, app: &App, activity: &Activity) {
-    // Each answer is written with one write; Nagle's delay (above) would
-    // only hold back the last packet of it.
-    let _ = stream.set_nodelay(true);
-    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+///
+/// The socket already has its options (no Nagle delay, read and write
+/// timeouts): it was accepted from a listener prepared by
+/// `prepare_listener`.
+pub fn serve_connection(stream: &TcpStream, peer: SocketAddr, app: &App, activity: &Activity) {
     let mut conn = Connection::new(stream, activity);
     let limits = Limits::default();
 
@@ -153,7 +157,7 @@ pub fn serve_connection(stream: TcpStream, peer: SocketAddr, app: &App, activity
             inspector.remember_redirect(peer, &request, &response, &bytes, handler, &app.sessions);
         }
         app.log.exchange(peer, &request, &response, &bytes);
-        if write_all_by(&mut conn.stream, &bytes, Instant::now() + WRITE_TIMEOUT).is_err() {
+        if write_all_by(conn.stream, &bytes, Instant::now() + WRITE_TIMEOUT).is_err() {
             return;
         }
         if conn.buffer.capacity() > IDLE_BUFFER_BYTES {
@@ -171,12 +175,75 @@ pub fn serve_connection(stream: TcpStream, peer: SocketAddr, app: &App, activity
     }
 }
 
+/// Gives the listening socket the options every connection needs: no
+/// Nagle delay, the idle timeout for reads, and the write timeout. Linux
+/// copies a listener's options to each socket `accept` returns, so a new
+/// connection costs three system calls fewer than setting them on each
+/// (a unit test below checks the copy).
+///
+/// std has these setters on `TcpStream` only; they are plain `setsockopt`
+/// calls, valid on any TCP socket, so the listener's descriptor is lent to
+/// a `TcpStream` for them and taken back. One side effect: `accept` now
+/// gives up after the idle timeout with `WouldBlock`, and the caller simply
+/// accepts again.
+///
+/// And one option for the listener itself, `TCP_DEFER_ACCEPT` (see
+/// `defer_accept`).
+pub fn prepare_listener(listener: TcpListener) -> std::io::Result<TcpListener> {
+    let socket = TcpStream::from(OwnedFd::from(listener));
+    socket.set_nodelay(true)?;
+    socket.set_read_timeout(Some(Limits::default().idle_timeout))?;
+    socket.set_write_timeout(Some(WRITE_TIMEOUT))?;
+    // A second is plenty for a client to send its request after
+    // connecting; one that takes longer is accepted anyway, and waits
+    // under the idle timeout like any other.
+    defer_accept(&socket, Duration::from_secs(1))?;
+    Ok(TcpListener::from(OwnedFd::from(socket)))
+}
+
+/// Linux's `TCP_DEFER_ACCEPT`: `accept` hands over a connection only once
+/// the client's first bytes have arrived, or after about `wait` without
+/// any. Without it, a worker woken by `accept` usually finds no request yet
+/// and sleeps again in `read` until it comes: two thread wake-ups per new
+/// connection instead of one, which is most of what a `Connection: close`
+/// request costs beyond nginx's (NOTES.md, "Threads and connections").
+/// nginx offers the same as `listen ... deferred`, off by default.
+///
+/// std has this only as an unstable method (`TcpStreamExt::set_deferaccept`,
+/// rust-lang/rust#119639), so here is the one call made straight to the C
+/// library that std itself links: `setsockopt(fd, IPPROTO_TCP,
+/// TCP_DEFER_ACCEPT, &seconds, 4)`, with the constants from
+/// `<netinet/in.h>` and `<netinet/tcp.h>`.
+fn defer_accept(listener: &TcpStream, wait: Duration) -> std::io::Result<()> {
+    const IPPROTO_TCP: i32 = 6;
+    const TCP_DEFER_ACCEPT: i32 = 9;
+    unsafe extern "C" {
+        fn setsockopt(fd: i32, level: i32, name: i32, value: *const i32, len: u32) -> i32;
+    }
+    let seconds = wait.as_secs() as i32;
+    // SAFETY: the descriptor is open for the whole call (`listener` owns
+    // it), and `value` points at a 4-byte int that outlives the call.
+    let result = unsafe {
+        setsockopt(
+            listener.as_raw_fd(),
+            IPPROTO_TCP,
+            TCP_DEFER_ACCEPT,
+            &seconds,
+            std::mem::size_of::<i32>() as u32,
+        )
+    };
+    match result {
+        0 => Ok(()),
+        _ => Err(std::io::Error::last_os_error()),
+    }
+}
+
 /// Writes all of `bytes` by `deadline`. A client that reads a few bytes at
 /// a time cannot stretch this: each write may wait only for what is left
 /// of the one deadline. Most answers fit in the socket's buffer and go in
 /// the first write.
 fn write_all_by(
-    stream: &mut TcpStream,
+    mut stream: &TcpStream,
     mut bytes: &[u8],
     deadline: Instant,
 ) -> std::io::Result<()> {
@@ -252,14 +319,14 @@ fn connection_header(request: &Request, keep_alive: bool) -> Option<&'static str
 
 /// A request we could not read gets its 4xx/5xx and the connection closes:
 /// after a malformed request nobody knows where the next one starts.
-fn answer_request_error(mut conn: Connection, error: &RequestError, peer: SocketAddr, app: &App) {
+fn answer_request_error(conn: Connection, error: &RequestError, peer: SocketAddr, app: &App) {
     let Some(status) = error.status() else {
         return; // the client left or went quiet between requests: just close
     };
     let response = Response::error(status, &error.to_string());
     let bytes = response.to_bytes(false, Some("close"));
     app.log.refused(peer, status, error, &bytes);
-    if write_all_by(&mut conn.stream, &bytes, Instant::now() + WRITE_TIMEOUT).is_ok() {
+    if write_all_by(conn.stream, &bytes, Instant::now() + WRITE_TIMEOUT).is_ok() {
         close_gracefully(conn.stream);
     }
 }
@@ -268,7 +335,7 @@ fn answer_request_error(mut conn: Connection, error: &RequestError, peer: Socket
 /// then read and discard what the client still sends, for a short while.
 /// Closing a socket that has unread bytes makes the kernel send a reset,
 /// which can destroy the answer before the client reads it (RFC 9112 §9.6).
-pub fn close_gracefully(mut stream: TcpStream) {
+pub fn close_gracefully(mut stream: &TcpStream) {
     const LINGER: Duration = Duration::from_secs(2);
     const MAX_DISCARD_BYTES: usize = 1 << 20;
     let _ = stream.shutdown(Shutdown::Write);
@@ -288,12 +355,13 @@ pub fn close_gracefully(mut stream: TcpStream) {
 }
 
 impl<'a> Connection<'a> {
-    pub fn new(stream: TcpStream, activity: &'a Activity) -> Self {
+    pub fn new(stream: &'a TcpStream, activity: &'a Activity) -> Self {
         Connection {
             stream,
             activity,
             buffer: Vec::with_capacity(4096),
-            read_timeout: None,
+            // Set on the listener, and so on every accepted socket.
+            read_timeout: Some(Limits::default().idle_timeout),
         }
     }
 
@@ -397,5 +465,40 @@ impl<'a> Connection<'a> {
                 Received::TimedOut => return Err(RequestError::BodyTimeout),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `serve_connection` relies on this: an accepted socket starts with
+    /// the options set on the listener.
+    #[test]
+    fn accepted_sockets_have_the_listeners_options() {
+        let listener = prepare_listener(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        client.write_all(b"GET").unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        assert!(accepted.nodelay().unwrap());
+        assert_eq!(
+            accepted.read_timeout().unwrap(),
+            Some(Limits::default().idle_timeout)
+        );
+        assert_eq!(accepted.write_timeout().unwrap(), Some(WRITE_TIMEOUT));
+    }
+
+    /// `TCP_DEFER_ACCEPT`: a client that has sent nothing yet is not
+    /// handed over before one that has, though it connected first.
+    #[test]
+    fn accept_hands_over_connections_whose_request_has_arrived() {
+        let listener = prepare_listener(TcpListener::bind("127.0.0.1:0").unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let silent = TcpStream::connect(addr).unwrap();
+        let mut talking = TcpStream::connect(addr).unwrap();
+        talking.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+        let (_, peer) = listener.accept().unwrap();
+        assert_eq!(peer, talking.local_addr().unwrap());
+        assert_ne!(peer, silent.local_addr().unwrap());
     }
 }

@@ -117,10 +117,12 @@ pub fn start(config: Config) -> Result<Server, StartError> {
         config.inspector,
         config.logout_mode,
     )?;
-    let listener = TcpListener::bind(&config.addr).map_err(|source| StartError::Bind {
-        addr: config.addr.clone(),
-        source,
-    })?;
+    let listener = TcpListener::bind(&config.addr)
+        .and_then(connection::prepare_listener)
+        .map_err(|source| StartError::Bind {
+            addr: config.addr.clone(),
+            source,
+        })?;
     let (max_connections, limited_by_open_files) = connections_that_fit(config.max_connections);
     Ok(Server {
         listener,
@@ -168,8 +170,9 @@ impl Server {
         loop {
             match self.listener.accept() {
                 Ok((stream, peer)) => {
-                    connection::serve_connection(stream, peer, &self.app, &Activity::new())
+                    connection::serve_connection(&stream, peer, &self.app, &Activity::new())
                 }
+                Err(error) if is_accept_timeout(&error) => {}
                 Err(error) => self.app.log.error(&format!("accept failed: {error}")),
             }
         }
@@ -240,8 +243,9 @@ struct Slot {
 }
 
 struct Served {
-    /// A second handle on the socket, to close it from another thread.
-    socket: TcpStream,
+    /// The socket the worker is serving, shared so that another thread
+    /// can shut it down (no second descriptor needed).
+    socket: Arc<TcpStream>,
     activity: Arc<Activity>,
 }
 
@@ -252,7 +256,7 @@ impl WorkerPool {
             .name("closer".to_string())
             .spawn(move || {
                 for stream in refused {
-                    connection::close_gracefully(stream);
+                    connection::close_gracefully(&stream);
                 }
             })
             .expect("the closer thread starts before any connection is accepted");
@@ -301,6 +305,7 @@ impl WorkerPool {
         loop {
             let (stream, peer) = match self.listener.accept() {
                 Ok(accepted) => accepted,
+                Err(error) if is_accept_timeout(&error) => continue,
                 // Out of file descriptors lands here; the listener itself
                 // is fine, so accept again once some close.
                 Err(error) => {
@@ -315,22 +320,26 @@ impl WorkerPool {
                 self.add_worker(app);
             }
             if self.has_room() {
+                let stream = Arc::new(stream);
                 let activity = Arc::new(Activity::new());
-                *lock(&slot.serving) = stream.try_clone().ok().map(|socket| Served {
-                    socket,
+                *lock(&slot.serving) = Some(Served {
+                    socket: Arc::clone(&stream),
                     activity: Arc::clone(&activity),
                 });
                 // A handler's panic is already a 500 (connection.rs); this
                 // catches one anywhere else, so the worker, its slot and
                 // the count survive it, and only this connection ends.
                 let served = catch_unwind(AssertUnwindSafe(|| {
-                    connection::serve_connection(stream, peer, app, &activity)
+                    connection::serve_connection(&stream, peer, app, &activity)
                 }));
                 if served.is_err() {
                     app.log
                         .error(&format!("a connection from {peer} ended in a panic"));
                 }
+                // The socket closes when its last reference goes: here, or
+                // in `reclaim_one` if it is closing this one right now.
                 *lock(&slot.serving) = None;
+                drop(stream);
                 self.open.fetch_sub(1, Ordering::SeqCst);
             } else {
                 self.refuse(stream, &app.log);
@@ -372,6 +381,15 @@ impl WorkerPool {
     }
 }
 
+/// `accept` gives up after the idle timeout set on the listener (see
+/// `connection::prepare_listener`); that only means no one connected.
+fn is_accept_timeout(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
 /// A worker's slot, even if a thread panicked while holding it: what it
 /// guards is replaced whole.
 fn lock(serving: &Mutex<Option<Served>>) -> MutexGuard<'_, Option<Served>> {
@@ -406,8 +424,9 @@ fn reclaim_one(slots: &[Arc<Slot>]) -> bool {
 }
 
 /// How many file descriptors one connection may need at once: its socket,
-/// the pool's second handle on it, and a session file with its temporary
-/// file while a request changes it.
+/// a session file with its temporary file while a request changes it, and
+/// one spare for the sockets of refused connections that the closer
+/// thread still holds (up to 256).
 const DESCRIPTORS_PER_CONNECTION: u64 = 4;
 /// Descriptors kept for everything else: the listener, stdio, the 64 lock
 /// files, the sweeper's folder scan, and a margin.
