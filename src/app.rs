@@ -134,12 +134,16 @@ impl App {
         Ok(())
     }
 
-    /// The visitor's live session, from the `session` cookie, for reading;
-    /// or why there is none.
-    fn current_session(&self, request: &Request) -> Result<(SessionId, SessionData), NoSession> {
+    /// The visitor's live session, from the `session` cookie, for reading,
+    /// with the file's text for the inspector; or why there is none.
+    fn current_session(&self, request: &Request) -> Result<CurrentSession, NoSession> {
         let id = session_id(request)?;
-        let data = self.sessions.load(&id)?;
-        Ok((id, data))
+        let (data, file_text) = self.sessions.load_with_text(&id)?;
+        Ok(CurrentSession {
+            id,
+            data,
+            file_text,
+        })
     }
 
     /// The visitor's live session, loaded under its lock, for changing it.
@@ -157,6 +161,21 @@ impl App {
             .map_err(|error| NoSession::Unreadable(error.to_string()))?;
         let data = self.sessions.load(&id)?;
         Ok((lock, data))
+    }
+}
+
+/// A session read for a page, and its file's text as read.
+struct CurrentSession {
+    id: SessionId,
+    data: SessionData,
+    file_text: String,
+}
+
+impl CurrentSession {
+    /// The page, carrying the file's text so the inspector need not read
+    /// it again.
+    fn shown_on(self, response: Response) -> Response {
+        response.with_session_file(self.id.as_str(), self.file_text)
     }
 }
 
@@ -206,9 +225,10 @@ fn unless_unreadable(app: &App, no_session: NoSession) -> Result<NoSession, Resp
 /// `if not session.get("name")` has it.
 pub fn index(request: &Request, app: &App) -> Response {
     let no_session = match app.current_session(request) {
-        Ok((_, data)) => match data.get("name").filter(|name| !name.is_empty()) {
+        Ok(session) => match session.data.get("name").filter(|name| !name.is_empty()) {
             Some(name) => {
-                return page_or_500(app, 200, index_page(app, name)).no_store_vary_cookie();
+                let page = page_or_500(app, 200, index_page(app, name)).no_store_vary_cookie();
+                return session.shown_on(page);
             }
             None => "a session with no name".to_string(),
         },
@@ -428,21 +448,20 @@ fn add_item(data: &mut SessionData, item_id: u32) -> Result<(), Response> {
 
 /// `GET /cart`: each item in the cart with its count.
 pub fn cart(request: &Request, app: &App) -> Response {
-    let (cart, note) = match app.current_session(request) {
-        Ok((_, data)) => (data.get("cart").unwrap_or_default().to_string(), None),
+    let session = match app.current_session(request) {
+        Ok(session) => session,
         Err(no_session) => match unless_unreadable(app, no_session) {
-            Ok(no_session) => (
-                String::new(),
-                Some(format!("no session: {}", no_session.reason())),
-            ),
+            Ok(no_session) => {
+                return page_or_500(app, 200, cart_page(app, ""))
+                    .no_store_vary_cookie()
+                    .with_log_note(&format!("no session: {}", no_session.reason()));
+            }
             Err(response) => return response,
         },
     };
-    let response = page_or_500(app, 200, cart_page(app, &cart)).no_store_vary_cookie();
-    match note {
-        Some(note) => response.with_log_note(&note),
-        None => response,
-    }
+    let cart = session.data.get("cart").unwrap_or_default().to_string();
+    let page = page_or_500(app, 200, cart_page(app, &cart)).no_store_vary_cookie();
+    session.shown_on(page)
 }
 
 /// `GET /sessions`: the sessions folder as `ls -l` and `cat` show it

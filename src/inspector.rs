@@ -33,6 +33,7 @@
 //! to anyone else it does not exist (404).
 
 use std::collections::VecDeque;
+use std::fmt::Write;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
@@ -223,25 +224,39 @@ fn head_text(bytes: &[u8]) -> String {
 /// Lines of a head as HTML: escaped, control characters shown as `\xNN`,
 /// and the lines named in `marked` (`Cookie`, `Set-Cookie`) in `<mark>`.
 fn head_html(head: &str, marked: &str) -> String {
-    let mut html = String::new();
+    let mut html = String::with_capacity(head.len() + 64);
     for line in head.split("\r\n").filter(|line| !line.is_empty()) {
-        let visible: String = line
-            .chars()
-            .map(|c| match c {
-                '\t' => "\\t".to_string(),
-                c if c.is_control() => format!("\\x{:02x}", c as u32),
-                c => c.to_string(),
-            })
-            .collect();
         let name = line.split(':').next().unwrap_or_default();
-        if name.eq_ignore_ascii_case(marked) {
-            html.push_str(&format!("<mark>{}</mark>\n", escape_html(&visible)));
-        } else {
-            html.push_str(&escape_html(&visible));
-            html.push('\n');
+        let is_marked = name.eq_ignore_ascii_case(marked);
+        if is_marked {
+            html.push_str("<mark>");
         }
+        push_visible(&mut html, line);
+        if is_marked {
+            html.push_str("</mark>");
+        }
+        html.push('\n');
     }
     html
+}
+
+/// Appends `line` as HTML text: a tab as `\t`, other control characters
+/// as `\xNN`, and `& < > " '` escaped. One pass, straight into `html`.
+fn push_visible(html: &mut String, line: &str) {
+    for c in line.chars() {
+        match c {
+            '\t' => html.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(html, "\\x{:02x}", c as u32);
+            }
+            '&' => html.push_str("&amp;"),
+            '<' => html.push_str("&lt;"),
+            '>' => html.push_str("&gt;"),
+            '"' => html.push_str("&quot;"),
+            '\'' => html.push_str("&#39;"),
+            c => html.push(c),
+        }
+    }
 }
 
 /// The response head as far as it is known while the page is built.
@@ -287,7 +302,13 @@ fn session_html(request: &Request, response: &Response, sessions: &SessionStore)
                     if gone { "was deleted by this request" } else { "still exists" }
                 ));
             }
-            Some(id) => html.push_str(&file_html(&dir, &id, sessions)),
+            Some(id) => match &response.session_file {
+                // The handler read the file for this page: show that text.
+                Some(file) if file.id == id.as_str() => {
+                    html.push_str(&file_text_html(&dir, &id, &file.text));
+                }
+                _ => html.push_str(&file_html(&dir, &id, sessions)),
+            },
         },
         _ => html.push_str(
             "<p>Your browser sent more than one <code>session</code> cookie; the server uses none of them (NOTES.md explains why).</p>\n",
@@ -300,10 +321,7 @@ fn session_html(request: &Request, response: &Response, sessions: &SessionStore)
 fn file_html(dir: &str, id: &SessionId, sessions: &SessionStore) -> String {
     let path = format!("{}/{}", escape_html(dir), id.as_str());
     match sessions.file_text(id) {
-        Ok(Some(text)) => format!(
-            "<p><code>$ cat {path}</code></p>\n<pre class=\"file\">{}</pre>\n",
-            escape_html(&text)
-        ),
+        Ok(Some(text)) => file_text_html(dir, id, &text),
         Ok(None) => format!(
             "<p>There is no file <code>{path}</code>: the session expired, was logged out, or the id was made up. It counts as no session.</p>\n"
         ),
@@ -312,6 +330,16 @@ fn file_html(dir: &str, id: &SessionId, sessions: &SessionStore) -> String {
             escape_html(&error.to_string())
         ),
     }
+}
+
+/// `$ cat sessions/ID` and the text it prints.
+fn file_text_html(dir: &str, id: &SessionId, text: &str) -> String {
+    format!(
+        "<p><code>$ cat {}/{}</code></p>\n<pre class=\"file\">{}</pre>\n",
+        escape_html(dir),
+        id.as_str(),
+        escape_html(text)
+    )
 }
 
 /// Where a handler's code is: `app::login` → `src/app.rs`.

@@ -31,6 +31,16 @@ pub struct Response {
     /// A remark for the server's log line, never sent: why this visitor
     /// had no session (`no session: idle too long`).
     pub log_note: Option<String>,
+    /// The session file this page was made from, as the handler read it;
+    /// never sent. The inspector shows it rather than read the file again.
+    pub session_file: Option<Box<SessionFileText>>,
+}
+
+/// A session file's id and its text as `cat` prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionFileText {
+    pub id: String,
+    pub text: String,
 }
 
 pub const HTML: &str = "text/html; charset=utf-8";
@@ -44,6 +54,7 @@ impl Response {
             headers: vec![("Content-Type".to_string(), HTML.to_string())],
             body: html.into_bytes(),
             log_note: None,
+            session_file: None,
         }
     }
 
@@ -54,6 +65,7 @@ impl Response {
             headers: Vec::new(),
             body: Vec::new(),
             log_note: None,
+            session_file: None,
         }
     }
 
@@ -64,6 +76,7 @@ impl Response {
             headers: vec![("Content-Type".to_string(), content_type.to_string())],
             body: bytes,
             log_note: None,
+            session_file: None,
         }
     }
 
@@ -84,6 +97,7 @@ impl Response {
             headers: vec![("Location".to_string(), location.to_string())],
             body: Vec::new(),
             log_note: None,
+            session_file: None,
         }
     }
 
@@ -101,6 +115,14 @@ impl Response {
 
     pub fn with_log_note(mut self, note: &str) -> Self {
         self.log_note = Some(note.to_string());
+        self
+    }
+
+    pub fn with_session_file(mut self, id: &str, text: String) -> Self {
+        self.session_file = Some(Box::new(SessionFileText {
+            id: id.to_string(),
+            text,
+        }));
         self
     }
 

@@ -399,6 +399,11 @@ impl SessionStore {
     /// also logged); a file that cannot be read is `NoSession::Unreadable`,
     /// which the caller must not take for "no session".
     pub fn load(&self, id: &SessionId) -> Result<SessionData, NoSession> {
+        self.load_with_text(id).map(|(data, _)| data)
+    }
+
+    /// `load`, and the file's text as it was read (for the inspector).
+    pub fn load_with_text(&self, id: &SessionId) -> Result<(SessionData, String), NoSession> {
         let path = self.path_of(id);
         let mut file = match open_without_following_links(&path) {
             Ok(file) => file,
@@ -422,8 +427,8 @@ impl SessionStore {
         if secs_between(last_used, now) > self.settings.ttl_secs {
             return Err(NoSession::IdleTooLong);
         }
-        let data = match read_session_file(&mut file, metadata.len()) {
-            Ok(data) => data,
+        let (data, text) = match read_session_file(&mut file, metadata.len()) {
+            Ok(read) => read,
             Err(ReadProblem::Io(error)) => return Err(NoSession::Unreadable(error.to_string())),
             Err(ReadProblem::Corrupt(CorruptSession(problem))) => {
                 self.log.error(&format!(
@@ -442,7 +447,7 @@ impl SessionStore {
         if is_unused(last_used) || secs_between(last_used, now) >= 1 {
             let _ = file.set_modified(now);
         }
-        Ok(data)
+        Ok((data, text))
     }
 
     /// Takes the lock of session `id`, for this process's threads and for
@@ -759,7 +764,7 @@ impl SessionStore {
             return false;
         };
         match read_session_file(&mut file, metadata.len()) {
-            Ok(data) => {
+            Ok((data, _)) => {
                 unix_secs(now).saturating_sub(data.created_secs) > self.settings.lifetime_secs
             }
             Err(_) => false,
@@ -793,7 +798,7 @@ enum ReadProblem {
 
 /// Reads the whole file in one `read`: its size is known from `fstat`, and
 /// it never changes in place (every write is a new file renamed over it).
-fn read_session_file(file: &mut File, size: u64) -> Result<SessionData, ReadProblem> {
+fn read_session_file(file: &mut File, size: u64) -> Result<(SessionData, String), ReadProblem> {
     let corrupt = |problem| ReadProblem::Corrupt(CorruptSession(problem));
     if size > MAX_FILE_BYTES {
         return Err(corrupt("it is too large"));
@@ -801,7 +806,8 @@ fn read_session_file(file: &mut File, size: u64) -> Result<SessionData, ReadProb
     let mut bytes = vec![0; size as usize];
     file.read_exact(&mut bytes).map_err(ReadProblem::Io)?;
     let text = String::from_utf8(bytes).map_err(|_| corrupt("it is not UTF-8 text"))?;
-    SessionData::from_file_text(&text).map_err(ReadProblem::Corrupt)
+    let data = SessionData::from_file_text(&text).map_err(ReadProblem::Corrupt)?;
+    Ok((data, text))
 }
 
 /// Creates a file that did not exist (never through a symlink), readable

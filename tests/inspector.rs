@@ -265,9 +265,14 @@ fn a_favicon_is_served() {
 #[test]
 fn the_sessions_page_shows_the_200_most_recent_of_a_large_folder() {
     let server = TestServer::start();
+    // Last used a minute ago, so that the login below is the newest even
+    // within the same second (a new session's time is its whole second).
+    let a_minute_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
     for n in 0..205u32 {
-        let id = format!("{n:032x}");
-        std::fs::write(server.session_path(&id), "created=1795000000\nname=Ann\n").unwrap();
+        let path = server.session_path(&format!("{n:032x}"));
+        std::fs::write(&path, "created=1795000000\nname=Ann\n").unwrap();
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(a_minute_ago).unwrap();
     }
     let newest = log_in(&server, "David");
     let body = server.get("/sessions", None).body_text();
