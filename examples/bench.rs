@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! apt-get install -y wrk nginx-light      # nginx is optional: it gives the ratios
-//! cargo run --release --example bench     # about 5 minutes; --seconds N per run (default 5)
+//! cargo run --release --example bench     # about 12 minutes; --seconds N per run (default 5)
 //! cargo run --release --example bench -- --only wrk,idle,attacks,files   # any of the four parts
 //! ```
 //!
@@ -14,7 +14,9 @@
 //! - W2: `POST /login` with a new name each time and no cookie (a session
 //!   file written per request), then a count of the files;
 //! - W1 and W3 each with the inspector panel on (the default) and off;
-//! - W3: W1 with `Connection: close` (a new TCP connection per request);
+//! - W3: W1 with `Connection: close` (a new TCP connection per request),
+//!   against nginx's defaults and against nginx with `listen ... deferred`
+//!   (TCP_DEFER_ACCEPT, which handstamp uses);
 //! - idle: 1,000 idle keep-alive connections, the server's resident memory,
 //!   and the time a normal request takes meanwhile; then the memory after
 //!   each of 1,000 connections sent a 64 KiB body;
@@ -26,7 +28,8 @@
 //!   removes 100,000 expired files.
 //!
 //! nginx, when installed, serves a static copy of the logged-in page (same
-//! bytes) with the same wrk settings, and the table shows the ratio. Nothing
+//! bytes) with the same wrk settings, and the table shows the ratio. The two
+//! take turns, three runs each, and each side's median run is shown. Nothing
 //! here leaves loopback, and every run ends by itself.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -43,7 +46,11 @@ fn main() {
     require("wrk", "apt-get install -y wrk");
     build_release_binary();
     print_machine();
-    let nginx = Nginx::start(&work);
+    let nginx = Nginx::start(&work, "");
+    let nginx_deferred = match run("wrk") {
+        true => Nginx::start(&work, "deferred"),
+        false => None,
+    };
 
     println!(
         "\n{:<34} {:>5} {:>9} {:>8} {:>8} {:>6} {:>8} {:>10} {:>9} {:>6}",
@@ -58,17 +65,23 @@ fn main() {
         "nginx p99",
         "ratio"
     );
-    let wrk_runs: &[(&str, bool, bool)] = if run("wrk") {
+    // (name, Connection: close, inspector on, against nginx `deferred`)
+    let wrk_runs: &[(&str, bool, bool, bool)] = if run("wrk") {
         &[
-            ("W1 keep-alive GET /, inspector on", false, true),
-            ("W1 keep-alive GET /, --no-inspector", false, false),
-            ("W3 GET /, Connection: close, inspector", true, true),
-            ("W3 GET /, Connection: close, --no-insp.", true, false),
+            ("W1 keep-alive GET /, inspector on", false, true, false),
+            ("W1 keep-alive GET /, --no-inspector", false, false, false),
+            ("W3 GET /, Connection: close, inspector", true, true, false),
+            ("W3 GET /, Connection: close, --no-insp.", true, false, false),
+            ("W3 --no-insp. vs nginx `deferred`", true, false, true),
         ]
     } else {
         &[]
     };
-    for &(name, close, inspector) in wrk_runs {
+    for &(name, close, inspector, against_deferred) in wrk_runs {
+        let nginx = match against_deferred {
+            true => &nginx_deferred,
+            false => &nginx,
+        };
         for connections in [8, 64] {
             let mut flags = vec!["--max-sessions", "1000"];
             if !inspector {
@@ -81,13 +94,26 @@ fn main() {
                 headers.push("Connection: close".to_string());
             }
             let page = server.fetch_page(&cookie);
-            let result = wrk(server.addr, "/", connections, seconds, &headers, None);
-            let peak = server.peak_rss_kib();
-            let reference = nginx.as_ref().map(|nginx| {
+            if let Some(nginx) = nginx {
                 nginx.set_page(&page);
-                wrk(nginx.addr, "/", connections, seconds, &headers[1..], None)
-            });
-            print_row(name, connections, &result, peak, reference.as_ref());
+            }
+            // The two servers take turns, ROUNDS times each, and each side's
+            // median run is shown: on a shared 2-core machine one run of a
+            // few seconds can be off by 10% either way.
+            let mut ours = Vec::new();
+            let mut theirs = Vec::new();
+            for _ in 0..ROUNDS {
+                ours.push(wrk(server.addr, "/", connections, seconds, &headers, None));
+                if let Some(nginx) = nginx {
+                    theirs.push(wrk(nginx.addr, "/", connections, seconds, &headers[1..], None));
+                }
+            }
+            let peak = server.peak_rss_kib();
+            let reference = match theirs.is_empty() {
+                true => None,
+                false => Some(median(theirs)),
+            };
+            print_row(name, connections, &median(ours), peak, reference.as_ref());
         }
     }
 
@@ -331,12 +357,14 @@ struct Nginx {
 }
 
 impl Nginx {
-    fn start(work: &Path) -> Option<Nginx> {
+    /// `listen_options` is "" for nginx's defaults, or "deferred" for
+    /// TCP_DEFER_ACCEPT, which handstamp uses (NOTES.md explains).
+    fn start(work: &Path, listen_options: &str) -> Option<Nginx> {
         let Some(binary) = nginx_binary() else {
             println!("nginx: not installed (apt-get install -y nginx-light), so no ratios");
             return None;
         };
-        let root = work.join("nginx");
+        let root = work.join(format!("nginx{listen_options}"));
         std::fs::create_dir_all(root.join("html")).unwrap();
         std::fs::create_dir_all(root.join("logs")).unwrap();
         // A free port: bind 0, read it, release it for nginx.
@@ -349,7 +377,7 @@ impl Nginx {
             "worker_processes auto;\npid {root}/nginx.pid;\nerror_log {root}/logs/error.log;\ndaemon off;\n\
              events {{ worker_connections 4096; }}\n\
              http {{ access_log off; keepalive_requests 100000000;\n\
-               server {{ listen 127.0.0.1:{port}; root {root}/html;\n\
+               server {{ listen 127.0.0.1:{port} {listen_options}; root {root}/html;\n\
                  location / {{ index index.html; }} }} }}\n",
             root = root.display()
         );
@@ -361,8 +389,12 @@ impl Nginx {
         let version = Command::new(binary).arg("-v").output().ok();
         let version = version.map(|o| String::from_utf8_lossy(&o.stderr).trim().to_string());
         println!(
-            "nginx: {} (worker_processes auto), static copy of the page",
-            version.unwrap_or_default()
+            "nginx: {} (worker_processes auto{}), static copy of the page",
+            version.unwrap_or_default(),
+            match listen_options {
+                "" => String::new(),
+                options => format!(", listen ... {options}"),
+            }
         );
         Some(Nginx { child, addr, root })
     }
@@ -384,6 +416,15 @@ impl Drop for Nginx {
 }
 
 /// What one wrk run measured.
+/// How many times each side of a ratio is measured (see `median`).
+const ROUNDS: usize = 3;
+
+/// The run with the median requests per second.
+fn median(mut runs: Vec<WrkResult>) -> WrkResult {
+    runs.sort_by(|a, b| a.requests_per_sec.total_cmp(&b.requests_per_sec));
+    runs.swap_remove(runs.len() / 2)
+}
+
 struct WrkResult {
     requests: u64,
     requests_per_sec: f64,
