@@ -71,7 +71,12 @@ fn main() {
             ("W1 keep-alive GET /, inspector on", false, true, false),
             ("W1 keep-alive GET /, --no-inspector", false, false, false),
             ("W3 GET /, Connection: close, inspector", true, true, false),
-            ("W3 GET /, Connection: close, --no-insp.", true, false, false),
+            (
+                "W3 GET /, Connection: close, --no-insp.",
+                true,
+                false,
+                false,
+            ),
             ("W3 --no-insp. vs nginx `deferred`", true, false, true),
         ]
     } else {
@@ -105,7 +110,14 @@ fn main() {
             for _ in 0..ROUNDS {
                 ours.push(wrk(server.addr, "/", connections, seconds, &headers, None));
                 if let Some(nginx) = nginx {
-                    theirs.push(wrk(nginx.addr, "/", connections, seconds, &headers[1..], None));
+                    theirs.push(wrk(
+                        nginx.addr,
+                        "/",
+                        connections,
+                        seconds,
+                        &headers[1..],
+                        None,
+                    ));
                 }
             }
             let peak = server.peak_rss_kib();

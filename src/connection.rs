@@ -160,6 +160,8 @@ pub fn serve_connection(stream: &TcpStream, peer: SocketAddr, app: &App, activit
         if write_all_by(conn.stream, &bytes, Instant::now() + WRITE_TIMEOUT).is_err() {
             return;
         }
+        // Answered: from now on the connection may be reclaimed at the cap.
+        conn.activity.set(Phase::Idle);
         if conn.buffer.capacity() > IDLE_BUFFER_BYTES {
             conn.buffer.shrink_to(IDLE_BUFFER_BYTES);
         }

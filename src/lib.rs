@@ -16,7 +16,9 @@
 //!
 //! 1. `main.rs` `main`: the flags become a `Config`; `server::start` loads
 //!    the templates, items and sessions folder (`app::App::load`) and binds
-//!    the socket; `listening on http://…` is printed; `Server::run`.
+//!    the socket, whose options every connection inherits
+//!    (`connection::prepare_listener`); `listening on http://…` is
+//!    printed; `Server::run`.
 //! 2. `server.rs` `WorkerPool::work`: a worker thread waiting in
 //!    `listener.accept()` gets the connection's `TcpStream`, and `has_room`
 //!    counts it in *(skip at first: the worker pool and the connection

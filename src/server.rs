@@ -336,11 +336,14 @@ impl WorkerPool {
                     app.log
                         .error(&format!("a connection from {peer} ended in a panic"));
                 }
+                // Counted out before the slot is emptied: a newcomer at the
+                // cap that finds neither this count nor this slot would be
+                // refused for a connection that is already over.
+                self.open.fetch_sub(1, Ordering::SeqCst);
                 // The socket closes when its last reference goes: here, or
                 // in `reclaim_one` if it is closing this one right now.
                 *lock(&slot.serving) = None;
                 drop(stream);
-                self.open.fetch_sub(1, Ordering::SeqCst);
             } else {
                 self.refuse(stream, &app.log);
             }

@@ -438,7 +438,18 @@ fn past_the_cap_a_newcomer_gets_503_only_when_every_connection_is_mid_request() 
     }
     drop(first);
     drop(second);
-    assert_eq!(server.get("/login", None).status(), 200);
+    // A worker may not have marked its connection idle yet when the client
+    // has already read the answer and gone; for that instant it still
+    // counts as answering, and a newcomer gets 503. So: served within 1 s.
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    loop {
+        let status = server.get("/login", None).status();
+        if status == 200 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still {status}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 #[test]
