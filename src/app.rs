@@ -138,7 +138,7 @@ impl App {
     /// with the file's text for the inspector; or why there is none.
     fn current_session(&self, request: &Request) -> Result<CurrentSession, NoSession> {
         let id = session_id(request)?;
-        let (data, file_text) = self.sessions.load_with_text(&id)?;
+        let (data, file_text) = self.sessions.load(&id)?;
         Ok(CurrentSession {
             id,
             data,
@@ -159,7 +159,7 @@ impl App {
             .sessions
             .lock(&id)
             .map_err(|error| NoSession::Unreadable(error.to_string()))?;
-        let data = self.sessions.load(&id)?;
+        let (data, _) = self.sessions.load(&id)?;
         Ok((lock, data))
     }
 }

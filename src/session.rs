@@ -394,16 +394,12 @@ impl SessionStore {
         self.capacity.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Reads a live session. Reading counts as using it. A missing,
+    /// Reads a live session: its values, and the file's text as read (the
+    /// inspector shows it). Reading counts as using it. A missing,
     /// expired or corrupt file is `Err` with the reason (a corrupt one is
     /// also logged); a file that cannot be read is `NoSession::Unreadable`,
     /// which the caller must not take for "no session".
-    pub fn load(&self, id: &SessionId) -> Result<SessionData, NoSession> {
-        self.load_with_text(id).map(|(data, _)| data)
-    }
-
-    /// `load`, and the file's text as it was read (for the inspector).
-    pub fn load_with_text(&self, id: &SessionId) -> Result<(SessionData, String), NoSession> {
+    pub fn load(&self, id: &SessionId) -> Result<(SessionData, String), NoSession> {
         let path = self.path_of(id);
         let mut file = match open_without_following_links(&path) {
             Ok(file) => file,
