@@ -198,8 +198,9 @@ pub fn prepare_listener(listener: TcpListener) -> std::io::Result<TcpListener> {
     socket.set_write_timeout(Some(WRITE_TIMEOUT))?;
     // A second is plenty for a client to send its request after
     // connecting; one that takes longer is accepted anyway, and waits
-    // under the idle timeout like any other.
-    defer_accept(&socket, Duration::from_secs(1))?;
+    // under the idle timeout like any other. Only a saving: without it
+    // every connection is still served.
+    let _ = defer_accept(&socket, Duration::from_secs(1));
     Ok(TcpListener::from(OwnedFd::from(socket)))
 }
 
@@ -208,7 +209,8 @@ pub fn prepare_listener(listener: TcpListener) -> std::io::Result<TcpListener> {
 /// any. Without it, a worker woken by `accept` usually finds no request yet
 /// and sleeps again in `read` until it comes: two thread wake-ups per new
 /// connection instead of one, which is most of what a `Connection: close`
-/// request costs beyond nginx's (NOTES.md, "Threads and connections").
+/// request costs beyond nginx's (NOTES.md, "The threading model, and
+/// why").
 /// nginx offers the same as `listen ... deferred`, off by default.
 ///
 /// std has this only as an unstable method (`TcpStreamExt::set_deferaccept`,

@@ -40,3 +40,8 @@ fn form_bodies_found_by_the_fuzzer_still_pass() {
 fn session_files_found_by_the_fuzzer_still_pass() {
     replay("session_file", checks::session_file);
 }
+
+#[test]
+fn chunked_bodies_found_by_the_fuzzer_still_pass() {
+    replay("chunked_body", checks::chunked_body);
+}
