@@ -386,6 +386,22 @@ fn an_idle_keep_alive_connection_is_closed() {
 }
 
 #[test]
+fn a_connection_that_never_sends_a_byte_is_closed_too() {
+    // The kernel holds such a connection back from `accept` for a second
+    // (TCP_DEFER_ACCEPT), then the server takes it and closes it after
+    // the 5 s idle timeout: about 6 s in all, without any answer.
+    let server = TestServer::start();
+    let mut silent = server.connect();
+    let started = std::time::Instant::now();
+    assert_closed(&mut silent, "a connection that sends nothing");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(5) && waited < Duration::from_secs(9),
+        "closed after {waited:?}"
+    );
+}
+
+#[test]
 fn slow_clients_do_not_hold_up_a_fast_one() {
     let server = TestServer::start();
     let mut slow_clients: Vec<Client> = (0..50).map(|_| server.connect()).collect();
