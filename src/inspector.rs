@@ -160,7 +160,7 @@ impl Inspector {
         handler: &'static str,
         sessions: &SessionStore,
     ) -> Response {
-        let Ok(page) = String::from_utf8(std::mem::take(&mut response.body)) else {
+        let Ok(mut page) = String::from_utf8(std::mem::take(&mut response.body)) else {
             return response;
         };
         let chain = self.redirects_leading_to(request, peer);
@@ -168,10 +168,10 @@ impl Inspector {
             response = response.no_store_vary_cookie();
         }
         let panel = panel_html(request, &response, handler, &chain, sessions);
-        let page = match page.rfind("</main>") {
-            Some(end) => format!("{}{panel}{}", &page[..end], &page[end..]),
-            None => page + &panel,
-        };
+        match page.rfind("</main>") {
+            Some(end) => page.insert_str(end, &panel),
+            None => page.push_str(&panel),
+        }
         response.body = page.into_bytes();
         response
     }
@@ -201,7 +201,7 @@ fn new_session_id(response: &Response) -> Option<String> {
         .headers
         .iter()
         .filter(|(name, _)| name.eq_ignore_ascii_case("set-cookie"))
-        .filter_map(|(_, value)| value.strip_prefix(&format!("{SESSION_COOKIE}=")))
+        .filter_map(|(_, value)| value.strip_prefix(SESSION_COOKIE)?.strip_prefix('='))
         .map(|rest| rest.split(';').next().unwrap_or_default().to_string())
         .find(|id| !id.is_empty())
 }
@@ -359,7 +359,10 @@ fn panel_html(
     chain: &[Redirect],
     sessions: &SessionStore,
 ) -> String {
-    let mut html = String::from(
+    // About 2 KB for a page without redirects: one allocation, written
+    // into with `write!` rather than a `format!` per part.
+    let mut html = String::with_capacity(4096);
+    html.push_str(
         "<section class=\"inspector\" id=\"inspector\">\n<h2>How this page was made</h2>\n",
     );
     if chain.is_empty() {
@@ -380,7 +383,8 @@ fn panel_html(
                 .split("\r\n")
                 .next()
                 .unwrap_or_default();
-            html.push_str(&format!(
+            let _ = write!(
+                html,
                 "<li><p><code>{}</code> → <code>{}</code> (<code>{}</code>)</p>\n\
                  <pre class=\"head request\">{}</pre>\n<pre class=\"head response\">{}</pre>\n{}</li>\n",
                 escape_html(start_line),
@@ -389,18 +393,20 @@ fn panel_html(
                 head_html(&redirect.request_head, "cookie"),
                 head_html(&redirect.response_head, "set-cookie"),
                 redirect.session_html
-            ));
+            );
         }
         html.push_str("</ol>\n");
     }
-    html.push_str(&format!(
+    let _ = write!(
+        html,
         "<h3>This request, as the server read it</h3>\n<pre class=\"head request\">{}</pre>\n",
         head_html(&String::from_utf8_lossy(&request.raw_head), "cookie")
-    ));
-    html.push_str(&format!(
+    );
+    let _ = write!(
+        html,
         "<h3>The answer's head</h3>\n<pre class=\"head response\">{}</pre>\n",
         head_html(&response_head_so_far(response), "set-cookie")
-    ));
+    );
     html.push_str("<h3>The session file</h3>\n");
     html.push_str(&session_html(request, response, sessions));
     html.push_str("<h3>The code that answered</h3>\n");
