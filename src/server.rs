@@ -216,8 +216,9 @@ const WORKER_STACK_BYTES: usize = 256 * 1024;
 /// connection goes straight to the thread that serves it, with no handoff
 /// between threads (the kernel wakes one waiting thread per connection).
 /// The pool grows on demand, one thread per open connection plus one that
-/// keeps accepting, up to `max_connections + 1`; threads stay for the
-/// server's life once started.
+/// keeps accepting, up to `max_connections + 1`, and shrinks again: a
+/// worker that waited a whole idle timeout in `accept` while others waited
+/// too ends (`leave_if_spare`).
 ///
 /// The counts are atomics and each worker has a slot of its own, so serving
 /// a connection takes no lock that another worker holds; only reclaiming at
@@ -305,7 +306,13 @@ impl WorkerPool {
         loop {
             let (stream, peer) = match self.listener.accept() {
                 Ok(accepted) => accepted,
-                Err(error) if is_accept_timeout(&error) => continue,
+                // Nobody connected for a while: one waiting worker is enough.
+                Err(error) if is_accept_timeout(&error) => {
+                    if self.leave_if_spare(slot) {
+                        return;
+                    }
+                    continue;
+                }
                 // Out of file descriptors lands here; the listener itself
                 // is fine, so accept again once some close.
                 Err(error) => {
@@ -349,6 +356,24 @@ impl WorkerPool {
             }
             self.accepting.fetch_add(1, Ordering::SeqCst);
         }
+    }
+
+    /// Takes this worker out of the pool if another worker is waiting in
+    /// `accept` too, so that after a burst of connections the threads it
+    /// started end once they have waited a whole idle timeout for work.
+    /// Returns whether the worker should end.
+    fn leave_if_spare(&self, slot: &Slot) -> bool {
+        let mut slots = self.slots();
+        let one_fewer = |waiting: usize| (waiting > 1).then(|| waiting - 1);
+        if self
+            .accepting
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, one_fewer)
+            .is_err()
+        {
+            return false; // the last one waiting stays
+        }
+        slots.retain(|other| !std::ptr::eq(&**other, slot));
+        true
     }
 
     /// Counts a new connection in. At the cap, it makes room by closing the

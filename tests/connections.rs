@@ -231,3 +231,42 @@ fn a_client_that_never_reads_holds_its_worker_for_one_deadline_only() {
     );
     let _ = stuck.read(&mut sink);
 }
+
+/// Threads of the server process, from /proc.
+fn thread_count(server: &TestServer) -> usize {
+    std::fs::read_dir(format!("/proc/{}/task", server.pid()))
+        .unwrap()
+        .count()
+}
+
+#[test]
+fn after_a_burst_the_worker_pool_shrinks_again() {
+    let server = TestServer::start_with(&["--quiet"]);
+    // One request first, so every thread the server keeps (main, log
+    // writer, sweeper, closer, a worker waiting in accept) has started.
+    assert_eq!(server.get("/login", None).status(), 200);
+    std::thread::sleep(Duration::from_millis(200));
+    let before = thread_count(&server);
+    // Thirty connections open at once: thirty workers, and one more.
+    let mut burst: Vec<_> = (0..30).map(|_| server.connect()).collect();
+    for client in &mut burst {
+        client.send(&get_request("/login", None));
+        assert_eq!(client.read_reply().status(), 200);
+    }
+    let during = thread_count(&server);
+    assert!(during > before + 20, "{before} threads, then {during}");
+    drop(burst);
+    // Each spare worker ends after waiting one idle timeout (5 s) in
+    // accept; the one left waiting, and the other threads, stay.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while thread_count(&server) > before {
+        assert!(
+            Instant::now() < deadline,
+            "{before} threads at start, {during} during the burst, {} 20 s after",
+            thread_count(&server)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // And the pool still grows and serves.
+    assert_eq!(server.get("/login", None).status(), 200);
+}
