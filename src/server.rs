@@ -178,8 +178,8 @@ impl Server {
         }
     }
 
-    /// Workers accept and serve connections; this thread waits for ever
-    /// (the first worker never returns).
+    /// Workers accept and serve connections, and one of them is always
+    /// waiting in `accept` (see `WorkerPool`); this thread waits for ever.
     fn run_with_workers(self) {
         let pool = Arc::new(WorkerPool::new(self.listener, self.max_connections));
         pool.add_worker(&self.app);
