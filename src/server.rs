@@ -12,7 +12,8 @@
 //! kept in a pool: a worker whose connection ends goes back to `accept` for
 //! the next one, so a busy server pays for neither a thread spawn nor a
 //! handoff between threads per connection, and the pool grows only up to
-//! `--max-connections` (plus the one thread that keeps accepting).
+//! `--max-connections` (plus the one thread that keeps accepting), and
+//! shrinks back once connections stop coming.
 //!
 //! At that cap a newcomer is still served if some open connection is only
 //! waiting between requests or has not finished sending its head: the one
