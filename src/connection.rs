@@ -186,15 +186,15 @@ pub fn serve_connection(stream: &TcpStream, peer: SocketAddr, app: &App, activit
 /// std has these setters on `TcpStream` only; they are plain `setsockopt`
 /// calls, valid on any TCP socket, so the listener's descriptor is lent to
 /// a `TcpStream` for them and taken back. One side effect: `accept` now
-/// gives up after the idle timeout with `WouldBlock`, and the caller simply
-/// accepts again.
+/// gives up after the idle timeout with `WouldBlock`; server.rs then
+/// accepts again, or lets a spare worker end.
 ///
 /// And one option for the listener itself, `TCP_DEFER_ACCEPT` (see
 /// `defer_accept`).
 pub fn prepare_listener(listener: TcpListener) -> std::io::Result<TcpListener> {
     let socket = TcpStream::from(OwnedFd::from(listener));
     socket.set_nodelay(true)?;
-    socket.set_read_timeout(Some(Limits::default().idle_timeout))?;
+    socket.set_read_timeout(Some(inherited_read_timeout()))?;
     socket.set_write_timeout(Some(WRITE_TIMEOUT))?;
     // A second is plenty for a client to send its request after
     // connecting; one that takes longer is accepted anyway, and waits
@@ -202,6 +202,13 @@ pub fn prepare_listener(listener: TcpListener) -> std::io::Result<TcpListener> {
     // every connection is still served.
     let _ = defer_accept(&socket, Duration::from_secs(1));
     Ok(TcpListener::from(OwnedFd::from(socket)))
+}
+
+/// The read timeout every accepted socket starts with: the idle timeout,
+/// set once on the listener by `prepare_listener`. That is how
+/// `Connection::new` knows it without asking the kernel.
+fn inherited_read_timeout() -> Duration {
+    Limits::default().idle_timeout
 }
 
 /// Linux's `TCP_DEFER_ACCEPT`: `accept` hands over a connection only once
@@ -364,8 +371,7 @@ impl<'a> Connection<'a> {
             stream,
             activity,
             buffer: Vec::with_capacity(4096),
-            // Set on the listener, and so on every accepted socket.
-            read_timeout: Some(Limits::default().idle_timeout),
+            read_timeout: Some(inherited_read_timeout()),
         }
     }
 
@@ -487,7 +493,7 @@ mod tests {
         assert!(accepted.nodelay().unwrap());
         assert_eq!(
             accepted.read_timeout().unwrap(),
-            Some(Limits::default().idle_timeout)
+            Some(inherited_read_timeout())
         );
         assert_eq!(accepted.write_timeout().unwrap(), Some(WRITE_TIMEOUT));
     }
