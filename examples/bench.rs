@@ -363,7 +363,8 @@ fn exchange(addr: SocketAddr, request: &str) -> String {
 
 /// nginx serving one static page on 127.0.0.1, if nginx is installed.
 struct Nginx {
-    child: Child,
+    /// Held so that nginx stops when this is dropped.
+    _process: NginxProcess,
     addr: SocketAddr,
     root: PathBuf,
 }
@@ -377,14 +378,7 @@ impl Nginx {
             return None;
         };
         let root = work.join(format!("nginx{listen_options}"));
-        std::fs::create_dir_all(root.join("html")).unwrap();
-        std::fs::create_dir_all(root.join("logs")).unwrap();
-        // A free port: bind 0, read it, release it for nginx.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = nginx_folders_and_port(&root);
         let config = format!(
             "worker_processes auto;\npid {root}/nginx.pid;\nerror_log {root}/logs/error.log;\ndaemon off;\n\
              events {{ worker_connections 4096; }}\n\
@@ -394,7 +388,7 @@ impl Nginx {
             root = root.display()
         );
         std::fs::write(root.join("html/index.html"), "warming up").unwrap();
-        let Some((child, addr)) = start_nginx(binary, &root, &config, port) else {
+        let Some((process, addr)) = start_nginx(binary, &root, &config, port) else {
             println!("nginx: did not start, so no ratios");
             return None;
         };
@@ -408,7 +402,11 @@ impl Nginx {
                 options => format!(", listen ... {options}"),
             }
         );
-        Some(Nginx { child, addr, root })
+        Some(Nginx {
+            _process: process,
+            addr,
+            root,
+        })
     }
 
     fn set_page(&self, page: &[u8]) {
@@ -416,18 +414,6 @@ impl Nginx {
     }
 }
 
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        // SIGTERM: the master stops its workers, then exits (SIGKILL would
-        // leave the workers running).
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-/// What one wrk run measured.
 /// How many times each side of a ratio is measured (see `median`).
 const ROUNDS: usize = 3;
 
@@ -437,6 +423,7 @@ fn median(mut runs: Vec<WrkResult>) -> WrkResult {
     runs.swap_remove(runs.len() / 2)
 }
 
+/// What one wrk run measured.
 struct WrkResult {
     requests: u64,
     requests_per_sec: f64,
@@ -813,7 +800,36 @@ fn nginx_binary() -> Option<&'static str> {
 
 /// Writes `config` under `root`, starts nginx with it, and waits until it
 /// listens on `port` (5 s at most).
-fn start_nginx(binary: &str, root: &Path, config: &str, port: u16) -> Option<(Child, SocketAddr)> {
+/// Makes nginx's `html` and `logs` folders under `root`, and picks a free
+/// port: bind 0, read it, release it for nginx.
+fn nginx_folders_and_port(root: &Path) -> u16 {
+    std::fs::create_dir_all(root.join("html")).unwrap();
+    std::fs::create_dir_all(root.join("logs")).unwrap();
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running nginx master process, stopped when dropped.
+struct NginxProcess(Child);
+
+impl Drop for NginxProcess {
+    fn drop(&mut self) {
+        // SIGTERM: the master stops its workers, then exits (SIGKILL would
+        // leave the workers running).
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_nginx(
+    binary: &str,
+    root: &Path,
+    config: &str,
+    port: u16,
+) -> Option<(NginxProcess, SocketAddr)> {
     std::fs::write(root.join("nginx.conf"), config).unwrap();
     let mut child = Command::new(binary)
         .arg("-c")
@@ -833,13 +849,14 @@ fn start_nginx(binary: &str, root: &Path, config: &str, port: u16) -> Option<(Ch
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    Some((child, addr))
+    Some((NginxProcess(child), addr))
 }
 
 /// nginx with the same cap and timeouts as handstamp's defaults, serving a
 /// small static page.
 struct CappedNginx {
-    child: Child,
+    /// Held so that nginx stops when this is dropped.
+    _process: NginxProcess,
     addr: SocketAddr,
 }
 
@@ -847,14 +864,8 @@ impl CappedNginx {
     fn start(work: &Path) -> Option<CappedNginx> {
         let binary = nginx_binary()?;
         let root = work.join("nginx-capped");
-        std::fs::create_dir_all(root.join("html")).unwrap();
-        std::fs::create_dir_all(root.join("logs")).unwrap();
+        let port = nginx_folders_and_port(&root);
         std::fs::write(root.join("html/index.html"), "<p>hello</p>\n").unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let config = format!(
             "worker_processes 1;\npid {root}/nginx.pid;\nerror_log {root}/logs/error.log crit;\ndaemon off;\n\
              worker_rlimit_nofile 4096;\nevents {{ worker_connections 1024; }}\n\
@@ -862,17 +873,11 @@ impl CappedNginx {
                server {{ listen 127.0.0.1:{port}; root {root}/html; }} }}\n",
             root = root.display()
         );
-        let (child, addr) = start_nginx(binary, &root, &config, port)?;
-        Some(CappedNginx { child, addr })
-    }
-}
-
-impl Drop for CappedNginx {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
+        let (process, addr) = start_nginx(binary, &root, &config, port)?;
+        Some(CappedNginx {
+            _process: process,
+            addr,
+        })
     }
 }
 
