@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{Client, TestServer};
+use common::{Client, TestServer, assert_refused};
 
 /// Sends `request` on a new connection; returns the reply and whether the
 /// server then closed the connection.
@@ -21,11 +21,6 @@ fn send(server: &TestServer, request: &[u8]) -> (common::Reply, bool) {
     let reply = client.read_reply();
     let closed = reply.header("Connection") == Some("close") && client.is_closed_by_server();
     (reply, closed)
-}
-
-/// Expects `status`, a closed connection, and a server still serving.
-fn refused(server: &TestServer, request: &[u8], status: u16) -> String {
-    common::assert_refused(server, request, status)
 }
 
 /// Expects `status` and a connection that stays open for another request.
@@ -57,7 +52,7 @@ fn host_must_be_a_valid_host_and_port() {
         "host:port",
     ] {
         let request = format!("GET /login HTTP/1.1\r\nHost: {host}\r\n\r\n");
-        refused(&server, request.as_bytes(), 400);
+        assert_refused(&server, request.as_bytes(), 400);
     }
     for host in [
         "localhost",
@@ -69,8 +64,8 @@ fn host_must_be_a_valid_host_and_port() {
         let request = format!("GET /login HTTP/1.1\r\nHost: {host}\r\n\r\n");
         answered(&server, request.as_bytes(), 200);
     }
-    refused(&server, b"GET /login HTTP/1.1\r\n\r\n", 400);
-    refused(
+    assert_refused(&server, b"GET /login HTTP/1.1\r\n\r\n", 400);
+    assert_refused(
         &server,
         b"GET /login HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
         400,
@@ -97,11 +92,11 @@ fn a_malformed_version_is_400_and_another_major_version_505() {
         "GET / HTTP/1.1x",
     ] {
         let request = format!("{line}\r\nHost: a\r\n\r\n");
-        refused(&server, request.as_bytes(), 400);
+        assert_refused(&server, request.as_bytes(), 400);
     }
     for line in ["GET / HTTP/2.0", "GET / HTTP/3.0", "GET / HTTP/9.9"] {
         let request = format!("{line}\r\nHost: a\r\n\r\n");
-        let body = refused(&server, request.as_bytes(), 505);
+        let body = assert_refused(&server, request.as_bytes(), 505);
         assert!(body.contains("HTTP/1.0 and HTTP/1.1"), "{body}");
     }
     // A later HTTP/1 minor version is served as HTTP/1.1 (RFC 9110 §6.2).
@@ -123,17 +118,17 @@ fn transfer_codings_that_hide_the_end_of_the_body_are_400() {
         // The smuggled second request is never answered.
         assert!(client.is_closed_by_server(), "{coding}");
     }
-    refused(
+    assert_refused(
         &server,
         b"POST /login HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
         501,
     );
-    refused(
+    assert_refused(
         &server,
         b"POST /login HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
         400,
     );
-    refused(
+    assert_refused(
         &server,
         b"POST /login HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
         400,
@@ -159,14 +154,14 @@ fn chunk_extensions_must_follow_their_grammar() {
         b"Z",
         b"5;a=\"open",
     ] {
-        refused(&server, &chunked(bad), 400);
+        assert_refused(&server, &chunked(bad), 400);
     }
     for good in [&b"5;a"[..], b"5;a=b", b"5 ; a = \"x y\"", b"5;a;b=c"] {
         let reply = answered(&server, &chunked(good), 200);
         assert!(reply.body_text().ends_with("\r\n\r\nhello"), "{reply}");
     }
     // Chunk data not followed by CRLF.
-    refused(
+    assert_refused(
         &server,
         b"POST /echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello0\r\n\r\n",
         400,
@@ -181,7 +176,7 @@ fn a_chunk_line_limit_does_not_depend_on_how_the_bytes_arrive() {
     request.extend(std::iter::repeat_n(b'a', 3900));
     request.extend_from_slice(b"\r\nhello\r\n0\r\n\r\n");
     // In one write:
-    refused(&server, &request, 400);
+    assert_refused(&server, &request, 400);
     // And in 512-byte pieces:
     let mut client = server.connect();
     for piece in request.chunks(512) {
@@ -208,7 +203,7 @@ fn a_target_with_bytes_outside_its_grammar_is_400() {
         let mut request = b"GET ".to_vec();
         request.extend_from_slice(target);
         request.extend_from_slice(b" HTTP/1.1\r\nHost: a\r\n\r\n");
-        refused(&server, &request, 400);
+        assert_refused(&server, &request, 400);
     }
     answered(
         &server,
@@ -237,22 +232,22 @@ fn options_answers_with_allow_for_the_server_and_for_a_path() {
         b"OPTIONS /nowhere HTTP/1.1\r\nHost: a\r\n\r\n",
         404,
     );
-    refused(&server, b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    assert_refused(&server, b"GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400);
 }
 
 #[test]
 fn connect_and_overlong_methods_are_not_implemented() {
     let server = TestServer::start();
-    let body = refused(
+    let body = assert_refused(
         &server,
         b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
         501,
     );
     assert!(body.contains("CONNECT"), "{body}");
-    refused(&server, b"PROPFINDS / HTTP/1.1\r\nHost: a\r\n\r\n", 501);
+    assert_refused(&server, b"PROPFINDS / HTTP/1.1\r\nHost: a\r\n\r\n", 501);
     let mut long_method = vec![b'A'; 9000];
     long_method.extend_from_slice(b" / HTTP/1.1\r\nHost: a\r\n\r\n");
-    refused(&server, &long_method, 501);
+    assert_refused(&server, &long_method, 501);
     // A lowercase method is another method: known path, 405 with Allow.
     let reply = answered(&server, b"get / HTTP/1.1\r\nHost: a\r\n\r\n", 405);
     assert_eq!(reply.header("Allow"), Some("GET, HEAD, OPTIONS"));
@@ -264,13 +259,13 @@ fn a_target_too_long_to_read_is_414_and_big_headers_431() {
     let mut long_target = b"GET /".to_vec();
     long_target.extend(vec![b'a'; 9000]);
     long_target.extend_from_slice(b" HTTP/1.1\r\nHost: a\r\n\r\n");
-    refused(&server, &long_target, 414);
+    assert_refused(&server, &long_target, 414);
     let mut big_header = b"GET / HTTP/1.1\r\nHost: a\r\nX-Big: ".to_vec();
     big_header.extend(vec![b'x'; 9000]);
     big_header.extend_from_slice(b"\r\n\r\n");
-    refused(&server, &big_header, 431);
+    assert_refused(&server, &big_header, 431);
     let many: String = (0..101).map(|i| format!("X-H-{i}: value\r\n")).collect();
-    refused(
+    assert_refused(
         &server,
         format!("GET / HTTP/1.1\r\nHost: a\r\n{many}\r\n").as_bytes(),
         431,
@@ -281,13 +276,13 @@ fn a_target_too_long_to_read_is_414_and_big_headers_431() {
 fn content_lengths_too_large_are_413_before_any_body_and_malformed_ones_400() {
     let server = TestServer::start();
     // Digits too many for any integer are still a length, only too large.
-    let body = refused(
+    let body = assert_refused(
         &server,
         b"POST /login HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n",
         413,
     );
     assert!(body.contains("65536"), "{body}");
-    refused(
+    assert_refused(
         &server,
         b"POST /login HTTP/1.1\r\nHost: a\r\nContent-Length: 1000000000\r\n\r\n",
         413,
@@ -303,9 +298,9 @@ fn content_lengths_too_large_are_413_before_any_body_and_malformed_ones_400() {
     ] {
         let request =
             format!("POST /login HTTP/1.1\r\nHost: a\r\nContent-Length: {length}\r\n\r\nhello");
-        refused(&server, request.as_bytes(), 400);
+        assert_refused(&server, request.as_bytes(), 400);
     }
-    refused(
+    assert_refused(
         &server,
         b"POST /login HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nhello!!",
         400,
@@ -324,14 +319,14 @@ fn header_lines_that_break_the_grammar_are_400() {
         "X-Null: a\x00b",
     ] {
         let request = format!("GET /login HTTP/1.1\r\nHost: a\r\n{line}\r\n\r\n");
-        refused(&server, request.as_bytes(), 400);
+        assert_refused(&server, request.as_bytes(), 400);
     }
-    refused(
+    assert_refused(
         &server,
         b"GET / HTTP/1.1\r\nHost: a\r\n\rSome-Header: x\r\n\r\n",
         400,
     );
-    refused(&server, b"Extra lineGET / HTTP/1.1\r\nHost: a\r\n\r\n", 400);
+    assert_refused(&server, b"Extra lineGET / HTTP/1.1\r\nHost: a\r\n\r\n", 400);
     answered(
         &server,
         b"GET /login HTTP/1.1\r\nHost: a\r\nX-Empty: \r\n\r\n",
