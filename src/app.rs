@@ -179,28 +179,12 @@ impl CurrentSession {
     }
 }
 
-/// The session id the request carries, if it carries exactly one that is
-/// well-formed. A value that is not 32 lowercase hex digits is dropped
-/// here, before any file is touched; whether a session exists for the id
-/// is for `SessionStore::load`.
-///
-/// A browser sends two `session` cookies when a second one was set for a
-/// longer path or a parent domain (a sibling site can do that), and lists
-/// the planted one first. Picking either could write into a session this
-/// browser was never given, so a request with two different well-formed
-/// ids is treated as having none, and the log line says so (NOTES.md,
-/// "Two session cookies").
+/// The session id the request carries: its `session` cookie values
+/// (`Request::cookie_values`), reduced to one well-formed id by
+/// `SessionId::from_cookie_values`, or why there is none. Whether a
+/// session exists for the id is for `SessionStore::load`.
 pub fn session_id(request: &Request) -> Result<SessionId, NoSession> {
-    let values = request.cookie_values(SESSION_COOKIE);
-    if values.is_empty() {
-        return Err(NoSession::NoCookie);
-    }
-    let mut ids = values.into_iter().filter_map(SessionId::parse);
-    let first = ids.next().ok_or(NoSession::MalformedId)?;
-    match ids.all(|other| other == first) {
-        true => Ok(first),
-        false => Err(NoSession::SeveralIds),
-    }
+    SessionId::from_cookie_values(&request.cookie_values(SESSION_COOKIE))
 }
 
 /// What to do when the session cannot be found: a file that could not be

@@ -41,7 +41,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::cookie::{self, SESSION_COOKIE};
 use crate::request::Request;
 use crate::response::{self, Response};
-use crate::session::{SessionId, SessionStore, unix_secs};
+use crate::session::{NoSession, SessionId, SessionStore, unix_secs};
 use crate::template::escape_html;
 
 /// How many redirects are remembered for linking; the oldest go first.
@@ -273,46 +273,44 @@ fn response_head_so_far(response: &Response) -> String {
 /// What this request did to the session, and the file as it is now.
 fn session_html(request: &Request, response: &Response, sessions: &SessionStore) -> String {
     let dir = sessions.dir().display().to_string();
-    let sent: Vec<&str> = request.cookie_values(SESSION_COOKIE);
+    let new_id = new_session_id(response);
     let mut html = String::new();
-    if let Some(new_id) = new_session_id(response)
-        .as_deref()
-        .and_then(SessionId::parse)
-    {
+    if let Some(new_id) = new_id.as_deref().and_then(SessionId::parse) {
         html.push_str(&format!(
             "<p>This answer's <code>Set-Cookie</code> gives your browser a new id; its file was just written:</p>\n{}",
             file_html(&dir, &new_id, sessions)
         ));
     }
-    match sent.as_slice() {
-        [] if html.is_empty() => html.push_str(
+    // The same rule as the app's (`app::session_id`), so the panel names
+    // the session the handler used, or why it used none.
+    match SessionId::from_cookie_values(&request.cookie_values(SESSION_COOKIE)) {
+        Err(NoSession::NoCookie) if html.is_empty() => html.push_str(
             "<p>Your browser sent no <code>session</code> cookie, so there is no session file to show.</p>\n",
         ),
-        [] => {}
-        [value] => match SessionId::parse(value) {
-            None => html.push_str(
-                "<p>The <code>session</code> cookie is not 32 lowercase hex digits, so the server ignored it without touching the disk.</p>\n",
-            ),
-            Some(id) if expires_session_cookie(response) || new_session_id(response).is_some() => {
-                let gone = matches!(sessions.file_text(&id), Ok(None));
-                html.push_str(&format!(
-                    "<p>The file of the id your browser sent, <code>{}/{}</code>, {}.</p>\n",
-                    escape_html(&dir),
-                    id.as_str(),
-                    if gone { "was deleted by this request" } else { "still exists" }
-                ));
-            }
-            Some(id) => match &response.session_file {
-                // The handler read the file for this page: show that text.
-                Some(file) if file.id == id.as_str() => {
-                    html.push_str(&file_text_html(&dir, &id, &file.text));
-                }
-                _ => html.push_str(&file_html(&dir, &id, sessions)),
-            },
-        },
-        _ => html.push_str(
-            "<p>Your browser sent more than one <code>session</code> cookie; the server uses none of them (NOTES.md explains why).</p>\n",
+        Err(NoSession::NoCookie) => {}
+        Err(NoSession::SeveralIds) => html.push_str(
+            "<p>Your browser sent more than one <code>session</code> cookie, with different ids; the server uses none of them (NOTES.md explains why).</p>\n",
         ),
+        // `MalformedId`, the only other answer for cookie values.
+        Err(_) => html.push_str(
+            "<p>The <code>session</code> cookie is not 32 lowercase hex digits, so the server ignored it without touching the disk.</p>\n",
+        ),
+        Ok(id) if expires_session_cookie(response) || new_id.is_some() => {
+            let gone = matches!(sessions.file_text(&id), Ok(None));
+            html.push_str(&format!(
+                "<p>The file of the id your browser sent, <code>{}/{}</code>, {}.</p>\n",
+                escape_html(&dir),
+                id.as_str(),
+                if gone { "was deleted by this request" } else { "still exists" }
+            ));
+        }
+        Ok(id) => match &response.session_file {
+            // The handler read the file for this page: show that text.
+            Some(file) if file.id == id.as_str() => {
+                html.push_str(&file_text_html(&dir, &id, &file.text));
+            }
+            _ => html.push_str(&file_html(&dir, &id, sessions)),
+        },
     }
     html
 }

@@ -39,7 +39,7 @@
 //! 7. `app.rs` `login`: `read_form` → `form::parse_form` gives the name;
 //!    `check_name`; `App::locked_session` looks for an old session
 //!    (`app::session_id` → `Request::cookie_values` → `cookie::values_named`,
-//!    then `session::SessionId::parse`).
+//!    then `session::SessionId::from_cookie_values` → `SessionId::parse`).
 //! 8. `session.rs` `SessionStore::create` → `SessionId::new_random` →
 //!    `SessionStore::write`: `SessionData::to_file_text`, a temporary file,
 //!    then a rename to `sessions/ID`.

@@ -81,6 +81,28 @@ impl SessionId {
         well_formed.then(|| SessionId(text.to_string()))
     }
 
+    /// The id among the values of a request's `session` cookies: the one
+    /// well-formed id they carry, or why there is none. Values that are
+    /// not ids are dropped here, before any file is touched.
+    ///
+    /// A browser sends two `session` cookies when a second one was set for
+    /// a longer path or a parent domain (a sibling site can do that), and
+    /// lists the planted one first. Picking either could write into a
+    /// session this browser was never given, so two *different*
+    /// well-formed ids count as none (NOTES.md, "Two session cookies");
+    /// the same id twice is still that id.
+    pub fn from_cookie_values(values: &[&str]) -> Result<SessionId, NoSession> {
+        if values.is_empty() {
+            return Err(NoSession::NoCookie);
+        }
+        let mut ids = values.iter().copied().filter_map(SessionId::parse);
+        let first = ids.next().ok_or(NoSession::MalformedId)?;
+        match ids.all(|other| other == first) {
+            true => Ok(first),
+            false => Err(NoSession::SeveralIds),
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -217,7 +239,7 @@ pub struct SessionFileInfo {
 
 /// Why a request has no session. The log line says it, so a learner can
 /// tell "never logged in" from "expired" from "the file is broken".
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum NoSession {
     NoCookie,
     MalformedId,
@@ -858,6 +880,27 @@ fn secs_between(earlier: SystemTime, later: SystemTime) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_session_cookies_of_a_request_name_one_id_or_none() {
+        let id = "0123456789abcdef0123456789abcdef";
+        let other = "fedcba9876543210fedcba9876543210";
+        let found = |values: &[&str]| SessionId::from_cookie_values(values);
+        assert_eq!(found(&[id]).unwrap().as_str(), id);
+        assert_eq!(found(&[id, id]).unwrap().as_str(), id);
+        assert_eq!(found(&["junk", id]).unwrap().as_str(), id);
+        assert_eq!(found(&[]).unwrap_err(), NoSession::NoCookie);
+        assert_eq!(found(&["junk"]).unwrap_err(), NoSession::MalformedId);
+        assert_eq!(
+            found(&["../../etc/passwd"]).unwrap_err(),
+            NoSession::MalformedId
+        );
+        assert_eq!(
+            found(&[&id.to_uppercase()]).unwrap_err(),
+            NoSession::MalformedId
+        );
+        assert!(matches!(found(&[other, id]), Err(NoSession::SeveralIds)));
+    }
 
     #[test]
     fn ids_are_32_lowercase_hex_digits_and_differ() {

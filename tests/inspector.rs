@@ -284,3 +284,35 @@ fn the_sessions_page_shows_the_200_most_recent_of_a_large_folder() {
     assert!(body.contains(&format!("<td><code>{newest}</code></td>")));
     assert_eq!(body.matches("<pre class=\"file\">created=").count(), 200);
 }
+
+#[test]
+fn the_panel_names_the_session_the_handler_used_whatever_cookies_came() {
+    let server = TestServer::start();
+    let id = log_in(&server, "David");
+    let file = server.session_file(&id);
+    // A junk value beside the id, and the id twice: the app uses the id,
+    // and so does the panel.
+    for cookies in [
+        format!("session=junk; session={id}"),
+        format!("session={id}; session={id}"),
+    ] {
+        let reply = server.get("/", Some(&cookies));
+        assert_eq!(reply.status(), 200, "{cookies}: {reply}");
+        let body = reply.body_text();
+        assert!(body.contains("logged in as David"), "{cookies}");
+        assert!(
+            panel(&body).contains(&format!("<pre class=\"file\">{file}</pre>")),
+            "{cookies}:\n{}",
+            panel(&body)
+        );
+    }
+    // Two different ids: neither is used, and the panel says why.
+    let other = log_in(&server, "Ann");
+    let reply = server.get("/cart", Some(&format!("session={other}; session={id}")));
+    let body = reply.body_text();
+    assert!(
+        panel(&body).contains("more than one <code>session</code> cookie, with different ids"),
+        "{}",
+        panel(&body)
+    );
+}
