@@ -60,6 +60,10 @@ pub struct App {
     /// `--no-inspector`, which then costs nothing per request.
     pub inspector: Option<Inspector>,
     pub logout_mode: LogoutMode,
+    /// The secret in the sessions page's address, `/sessions/SECRET`,
+    /// printed at start: the page lists every visitor's session, so only
+    /// whoever started the server may open it (router.rs).
+    pub sessions_page_secret: String,
 }
 
 /// What logout does (`--logout=delete`, the default, or
@@ -103,20 +107,24 @@ impl App {
             .canonicalize()
             .map_err(|e| www_error(static_dir, e.to_string()))?;
         let sessions_dir = settings.dir.clone();
-        let sessions = SessionStore::open(settings, log.clone()).map_err(|source| {
-            LoadError::SessionsNotWritable {
-                path: sessions_dir,
-                source,
-            }
-        })?;
+        let not_writable = |source| LoadError::SessionsNotWritable {
+            path: sessions_dir.clone(),
+            source,
+        };
+        let sessions = SessionStore::open(settings, log.clone()).map_err(not_writable)?;
+        let inspector = match inspector_on {
+            true => Some(Inspector::open(&sessions_dir).map_err(not_writable)?),
+            false => None,
+        };
         let app = App {
             sessions,
             templates,
             items,
             static_dir,
             log,
-            inspector: inspector_on.then(Inspector::default),
+            inspector,
             logout_mode,
+            sessions_page_secret: session::random_token(),
         };
         // Fill every page once now, so a template that does not fit the
         // code is reported at start, not on some later request.
@@ -448,13 +456,16 @@ pub fn cart(request: &Request, app: &App) -> Response {
     session.shown_on(page)
 }
 
-/// `GET /sessions`: the sessions folder as `ls -l` and `cat` show it
-/// (router.rs serves it to loopback clients only).
-pub fn sessions_page(_request: &Request, app: &App) -> Response {
-    match inspector::sessions_listing_html(&app.sessions) {
-        Ok(listing) => {
-            page_or_500(app, 200, sessions_page_html(app, &listing)).no_store_vary_cookie()
-        }
+/// `GET /sessions/SECRET`: the sessions folder as `ls -l` and `cat` show
+/// it, the viewer's own file marked (router.rs checks the secret).
+pub fn sessions_page(request: &Request, app: &App) -> Response {
+    let viewer = session_id(request).ok();
+    match inspector::sessions_listing_html(&app.sessions, viewer.as_ref()) {
+        // The address holds the secret: no link from this page may carry
+        // it to another site in a `Referer`.
+        Ok(listing) => page_or_500(app, 200, sessions_page_html(app, &listing))
+            .no_store_vary_cookie()
+            .with_header("Referrer-Policy", "no-referrer"),
         Err(error) => Response::error(
             500,
             &format!("The sessions folder could not be read: {error}."),

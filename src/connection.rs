@@ -147,14 +147,18 @@ pub fn serve_connection(stream: &TcpStream, peer: SocketAddr, app: &App, activit
                 return;
             }
         };
-        let (response, handler) = handle_request(&request, peer, app);
+        let (response, handler) = handle_request(&request, app);
+        // A redirect gets the secret the panel will find it by
+        // (redirect_link.rs) *(skip at first)*.
+        let (response, redirect_key) = match &app.inspector {
+            Some(inspector) => inspector.key_for_redirect(&request, response, &app.sessions),
+            None => (response, None),
+        };
         let keep_alive = request.wants_keep_alive();
         let head_only = request.method == "HEAD";
         let bytes = response.to_bytes(head_only, connection_header(&request, keep_alive));
-        if let Some(inspector) = &app.inspector
-            && (300..400).contains(&response.status)
-        {
-            inspector.remember_redirect(peer, &request, &response, &bytes, handler, &app.sessions);
+        if let (Some(inspector), Some(key)) = (&app.inspector, &redirect_key) {
+            inspector.remember_redirect(key, &request, &response, &bytes, handler, &app.sessions);
         }
         app.log.exchange(peer, &request, &response, &bytes);
         if write_all_by(conn.stream, &bytes, Instant::now() + WRITE_TIMEOUT).is_err() {
@@ -303,8 +307,8 @@ pub fn read_request(conn: &mut Connection, limits: &Limits) -> Result<Request, R
 
 /// Routes the request; a panic anywhere below becomes a 500 for this
 /// request only, and the connection and server go on.
-fn handle_request(request: &Request, peer: SocketAddr, app: &App) -> (Response, &'static str) {
-    match catch_unwind(AssertUnwindSafe(|| router::route(request, peer, app))) {
+fn handle_request(request: &Request, app: &App) -> (Response, &'static str) {
+    match catch_unwind(AssertUnwindSafe(|| router::route(request, app))) {
         Ok(answer) => answer,
         Err(_) => (
             Response::error(

@@ -16,29 +16,54 @@
 //! Browsers say where a request comes from. On every request, Fetch
 //! Metadata's `Sec-Fetch-Site` is `same-origin` (a page of this server),
 //! `none` (typed in the address bar, a bookmark), `same-site` (another
-//! port or subdomain of the same site) or `cross-site`. Older browsers send
-//! only `Origin` on a POST: `Origin: http://127.0.0.1:8080`, to compare
-//! with `Host`. So a request that would change a session is refused,
-//! `403`, when
+//! port or subdomain of the same site) or `cross-site`. But a browser sends
+//! it only to a "trustworthy" origin (https, `localhost`, `127.0.0.1`):
+//! to `http://class.example` Chromium sends none, and no `Origin` on a
+//! link either. `Origin` comes with a POST: `Origin: http://127.0.0.1:8080`,
+//! to compare with `Host`. Left is `Referer`, the page the link was on
+//! (browsers send at least its origin). So a request that would change a
+//! session is refused, `403`, when
 //!
 //! ```text
-//! Sec-Fetch-Site: cross-site   or  same-site     → refused
-//! Sec-Fetch-Site: same-origin  or  none          → allowed
-//! no Sec-Fetch-Site, Origin: http://other.example → refused (≠ Host)
-//! no Sec-Fetch-Site, no Origin (curl, scripts)   → allowed
+//! Sec-Fetch-Site: cross-site   or  same-site       → refused
+//! Sec-Fetch-Site: same-origin  or  none            → allowed
+//! no Sec-Fetch-Site, Origin: http://other.example  → refused (≠ Host)
+//! neither, Referer: http://other.example/page      → refused (≠ Host)
+//! none of the three (curl, a typed URL, a bookmark) → allowed
 //! ```
 //!
+//! One more thing another site can do: a sibling (`evil.class.example`
+//! beside `www.class.example`) may set a second `session` cookie for the
+//! whole domain. The browser then sends both, and the server cannot tell
+//! which is the visitor's own; a request that would change a session is
+//! refused, `400`, rather than start a session whose `Set-Cookie` would
+//! replace the visitor's (`SessionId::from_cookie_values` says why).
+//!
 //! Go's `net/http` `CrossOriginProtection` and the OWASP CSRF cheat sheet
-//! describe the same rule. It lets every non-browser client through: it
+//! describe the same rule (OWASP lists `Referer` as the fallback). It lets every non-browser client through: it
 //! protects a visitor's browser from other sites, not the server from
 //! clients. router.rs applies it to `POST /login`, `POST /cart` and
 //! `/logout`; reading pages is never refused.
 
+use crate::cookie::SESSION_COOKIE;
 use crate::request::Request;
 use crate::response::Response;
+use crate::session::{NoSession, SessionId};
 
-/// `None` when the request may go on; otherwise the `403` that refuses it.
+/// `None` when the request may go on; otherwise the `403` (another site's
+/// page sent it) or `400` (two session ids) that refuses it.
 pub fn refusal(request: &Request) -> Option<Response> {
+    let session_ids = SessionId::from_cookie_values(&request.cookie_values(SESSION_COOKIE));
+    if let Err(NoSession::SeveralIds) = session_ids {
+        return Some(Response::error(
+            400,
+            "Your browser sent two session cookies with different ids, so this server \
+             cannot tell which one is yours; usually another site under the same domain \
+             set the second one. Nothing was changed. Clear this site's cookies (in \
+             Chromium: the icon left of the address, then Cookies and site data; in \
+             Firefox: the padlock, then Clear cookies and site data) and log in again.",
+        ));
+    }
     let problem = cross_site_problem(request)?;
     let reason = format!(
         "This request was started by another site's page ({problem}), so it may not \
@@ -56,15 +81,26 @@ pub fn cross_site_problem(request: &Request) -> Option<String> {
             _ => Some(format!("Sec-Fetch-Site: {site}")),
         };
     }
-    let origin = request.header("origin")?;
     let host = request.header("host").unwrap_or_default();
-    let origin_host = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"));
-    match origin_host {
-        Some(origin_host) if origin_host.eq_ignore_ascii_case(host) => None,
-        _ => Some(format!("Origin: {origin}, but Host: {host}")),
+    let (name, sent) = match (request.header("origin"), request.header("referer")) {
+        (Some(origin), _) => ("Origin", origin),
+        (None, Some(referer)) => ("Referer", referer),
+        (None, None) => return None, // curl, a script, a typed URL
+    };
+    match host_of(sent) {
+        Some(sent_host) if sent_host.eq_ignore_ascii_case(host) => None,
+        _ => Some(format!("{name}: {sent}, but Host: {host}")),
     }
+}
+
+/// The `host:port` of `http://host:port/path?query`, or `None` for
+/// anything that is not an http or https URL (`null`, `about:blank`).
+fn host_of(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    Some(&rest[..end])
 }
 
 #[cfg(test)]
@@ -96,5 +132,32 @@ mod tests {
         assert!(problem("Origin: http://evil.example\r\n").is_some());
         assert!(problem("Origin: null\r\n").is_some());
         assert_eq!(problem(""), None, "curl and scripts send neither");
+    }
+
+    #[test]
+    fn without_origin_the_referer_must_name_this_host() {
+        assert_eq!(problem("Referer: http://127.0.0.1:8080/\r\n"), None);
+        assert_eq!(problem("Referer: http://127.0.0.1:8080/cart?x=1\r\n"), None);
+        assert!(problem("Referer: http://evil.example/page\r\n").is_some());
+        assert!(problem("Referer: http://127.0.0.1:8080.evil.example/\r\n").is_some());
+        assert!(problem("Referer: http://127.0.0.1:9090/\r\n").is_some());
+        assert!(problem("Referer: about:client\r\n").is_some());
+        // Origin, when sent, decides.
+        assert!(
+            problem("Origin: http://evil.example\r\nReferer: http://127.0.0.1:8080/\r\n").is_some()
+        );
+    }
+
+    #[test]
+    fn two_different_session_ids_are_refused_with_400() {
+        let one = "0123456789abcdef0123456789abcdef";
+        let two = "fedcba9876543210fedcba9876543210";
+        let refused = |cookies: &str| {
+            let head = format!("POST /cart HTTP/1.1\r\nHost: a\r\nCookie: {cookies}\r\n\r\n");
+            refusal(&parse_head(head.as_bytes()).unwrap()).map(|response| response.status)
+        };
+        assert_eq!(refused(&format!("session={one}; session={two}")), Some(400));
+        assert_eq!(refused(&format!("session={one}; session={one}")), None);
+        assert_eq!(refused(&format!("session=junk; session={one}")), None);
     }
 }

@@ -14,81 +14,97 @@
 //! - the handler that answered (`app::login` in `src/app.rs`);
 //! - the redirects that led here, each with both heads.
 //!
-//! Tying a redirect to the request that follows it, without a cookie of
-//! our own: a browser follows a redirect at once, and in practice on the
-//! same keep-alive connection, so a redirect is linked to the next request
-//! for its `Location` on the same TCP connection (same client address and
-//! port). A redirect that set a new session id is also linked to the next
-//! request that carries that id, whatever connection it comes on: only that
-//! browser has the id. Nothing else is linked, so the panel never shows
-//! another visitor's exchange; where no link exists it says so. A request
-//! that came through a proxy (`Forwarded`, `X-Forwarded-For` or `Via`)
-//! is never linked by connection, since a proxy may carry many visitors on
-//! one connection. Only the last `REMEMBERED_REDIRECTS` redirects of the
-//! last `LINK_WINDOW` are kept.
+//! Which redirect led here is told only by a secret that this browser
+//! alone was sent (redirect_link.rs); where none links, the panel says so.
 //!
-//! The sessions page (`GET /sessions`) lists the folder the way `ls -l`
-//! and `cat` would. It shows every visitor's session, so it is served only
-//! to clients on this machine (a loopback address, not through a proxy);
-//! to anyone else it does not exist (404).
+//! The sessions page lists the folder the way `ls -l` and `cat` would. It
+//! shows every visitor's session, so it is only for whoever started the
+//! server: its address holds a secret printed at start (router.rs).
 
-use std::collections::VecDeque;
 use std::fmt::Write;
-use std::net::SocketAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 use crate::cookie::{self, SESSION_COOKIE};
+use crate::redirect_link::{
+    INSPECTOR_COOKIE, LINK_WINDOW, LinkKey, RedirectLinks, set_inspector_cookie,
+};
 use crate::request::Request;
 use crate::response::{self, Response};
-use crate::session::{NoSession, SessionId, SessionStore, unix_secs};
+use crate::session::{NoSession, SessionId, SessionStore, random_token, unix_secs};
 use crate::template::escape_html;
 
-/// How many redirects are remembered for linking; the oldest go first.
-const REMEMBERED_REDIRECTS: usize = 256;
-/// A redirect older than this is not linked to anything any more.
-const LINK_WINDOW: Duration = Duration::from_secs(10);
 /// The sessions page shows at most this many files (a folder may hold
 /// 100,000).
 const MAX_LISTED_SESSIONS: usize = 200;
-/// At most this many redirects are shown in a row (`/logout` → `/` →
-/// `/login` is two).
-const MAX_CHAIN: usize = 5;
 
-/// The redirects of the last few seconds, to show on the page they led to.
-#[derive(Debug, Default)]
+/// The panel, and the redirects waiting for the pages they lead to.
+#[derive(Debug)]
 pub struct Inspector {
-    recent: Mutex<VecDeque<Redirect>>,
-}
-
-/// One remembered redirect: both heads as they went over the wire, and
-/// what it did to the session.
-#[derive(Debug, Clone)]
-struct Redirect {
-    at: Instant,
-    peer: SocketAddr,
-    via_proxy: bool,
-    /// The request target it redirected to (`/`, `/login`).
-    location: String,
-    /// The id its `Set-Cookie` gave the browser, if any.
-    new_session_id: Option<String>,
-    /// Set once a request has been linked to it, so a reload later does
-    /// not show it again.
-    followed: bool,
-    handler: &'static str,
-    request_head: String,
-    response_head: String,
-    session_html: String,
-    /// The redirect that led to this one.
-    led_by: Vec<Redirect>,
+    links: RedirectLinks,
 }
 
 impl Inspector {
-    /// Remembers a redirect just before it is written, so the browser's
-    /// next request (which cannot come before these bytes arrive) finds it.
+    /// Ready to keep redirects in `sessions/.inspector` (redirect_link.rs).
+    pub fn open(sessions_dir: &Path) -> std::io::Result<Inspector> {
+        Ok(Inspector {
+            links: RedirectLinks::open(sessions_dir)?,
+        })
+    }
+
+    /// Gives a redirect the secret it will be found by: the session id
+    /// the browser holds after it (a new one, or its live one), or, where
+    /// the redirect ends the browser's session (a logout) or continues a
+    /// chain that did, the panel's own cookie, added here. `None` for an
+    /// answer that is not a redirect, and for a visitor with no cookie of
+    /// ours: one who stores nothing is given nothing.
+    pub fn key_for_redirect(
+        &self,
+        request: &Request,
+        response: Response,
+        sessions: &SessionStore,
+    ) -> (Response, Option<LinkKey>) {
+        if response.header("location").is_none() {
+            return (response, None);
+        }
+        if let Some(id) = new_session_id(&response.headers) {
+            return (response, Some(LinkKey::NewSessionId(id)));
+        }
+        let ends_session = expires_session_cookie(&response);
+        if !ends_session
+            && let Ok(id) = SessionId::from_cookie_values(&request.cookie_values(SESSION_COOKIE))
+            && matches!(sessions.file_text(&id), Ok(Some(_)))
+        {
+            // A live session: only the browser that holds it sends its id.
+            return (
+                response,
+                Some(LinkKey::HeldSessionId(id.as_str().to_string())),
+            );
+        }
+        let continues_chain = !request.cookie_values(INSPECTOR_COOKIE).is_empty();
+        if !ends_session && !continues_chain {
+            return (response, None);
+        }
+        let token = random_token();
+        // Before the app's own `Set-Cookie`, if any: curl 7.88, given
+        // `session=; Max-Age=0` and then another cookie in one answer,
+        // writes the expired session back into its cookie jar.
+        let mut response = response;
+        let at = response
+            .headers
+            .iter()
+            .position(|(name, _)| name.eq_ignore_ascii_case("set-cookie"))
+            .unwrap_or(response.headers.len());
+        let cookie = ("Set-Cookie".to_string(), set_inspector_cookie(&token));
+        response.headers.insert(at, cookie);
+        (response, Some(LinkKey::InspectorCookie(token)))
+    }
+
+    /// Keeps a redirect just before it is written, so the browser's next
+    /// request (which cannot come before these bytes arrive) finds it.
     pub fn remember_redirect(
         &self,
-        peer: SocketAddr,
+        key: &LinkKey,
         request: &Request,
         response: &Response,
         response_bytes: &[u8],
@@ -98,56 +114,16 @@ impl Inspector {
         let Some(location) = response.header("location") else {
             return;
         };
-        let led_by = self.redirects_leading_to(request, peer);
-        let redirect = Redirect {
-            at: Instant::now(),
-            peer,
-            via_proxy: came_through_proxy(request),
-            location: location.to_string(),
-            new_session_id: new_session_id(response),
-            followed: false,
+        // The redirects that led to this one come first in its chain.
+        let mut hops = self.links.take(request);
+        hops.push(hop_html(
+            request,
+            response,
+            response_bytes,
             handler,
-            request_head: String::from_utf8_lossy(&request.raw_head).into_owned(),
-            response_head: head_text(response_bytes),
-            session_html: session_html(request, response, sessions),
-            led_by,
-        };
-        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        if recent.len() == REMEMBERED_REDIRECTS {
-            recent.pop_front();
-        }
-        recent.push_back(redirect);
-    }
-
-    /// The redirects that led to this request, oldest first: the newest
-    /// unfollowed one for this target that is linked to it (see the module
-    /// doc), and the ones that led to that.
-    fn redirects_leading_to(&self, request: &Request, peer: SocketAddr) -> Vec<Redirect> {
-        let via_proxy = came_through_proxy(request);
-        let sent_ids = request.cookie_values(SESSION_COOKIE);
-        let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        let linked = recent.iter_mut().rev().find(|redirect| {
-            let same_connection = !via_proxy && !redirect.via_proxy && redirect.peer == peer;
-            let carries_its_id = redirect
-                .new_session_id
-                .as_deref()
-                .is_some_and(|id| sent_ids.contains(&id));
-            !redirect.followed
-                && redirect.location == request.target
-                && redirect.at.elapsed() < LINK_WINDOW
-                && (same_connection || carries_its_id)
-        });
-        let Some(redirect) = linked else {
-            return Vec::new();
-        };
-        redirect.followed = true;
-        let mut chain = redirect.led_by.clone();
-        let mut this_one = redirect.clone();
-        this_one.led_by = Vec::new();
-        chain.push(this_one);
-        let skip = chain.len().saturating_sub(MAX_CHAIN);
-        chain.drain(..skip);
-        chain
+            sessions,
+        ));
+        self.links.keep(key, location, &hops);
     }
 
     /// Adds the panel to a page, before `</main>`. The page becomes
@@ -156,14 +132,13 @@ impl Inspector {
         &self,
         mut response: Response,
         request: &Request,
-        peer: SocketAddr,
         handler: &'static str,
         sessions: &SessionStore,
     ) -> Response {
         let Ok(mut page) = String::from_utf8(std::mem::take(&mut response.body)) else {
             return response;
         };
-        let chain = self.redirects_leading_to(request, peer);
+        let chain = self.links.take(request);
         if response.header("cache-control").is_none() {
             response = response.no_store_vary_cookie();
         }
@@ -175,30 +150,41 @@ impl Inspector {
         response.body = page.into_bytes();
         response
     }
+
+    /// Deletes redirects nobody followed in time (the sweeper calls this).
+    pub fn remove_expired_links(&self) {
+        let _ = self.links.remove_expired();
+    }
 }
 
-/// A request that a proxy passed on: the proxy says so in one of these.
-pub fn came_through_proxy(request: &Request) -> bool {
-    ["forwarded", "x-forwarded-for", "via"]
-        .iter()
-        .any(|name| request.header(name).is_some())
-}
-
-/// Whether the sessions page may be shown: to this machine only.
-pub fn is_local_client(request: &Request, peer: SocketAddr) -> bool {
-    let ip = match peer.ip() {
-        std::net::IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
-        v4 => v4,
-    };
-    ip.is_loopback() && !came_through_proxy(request)
+/// One redirect as a hop of the chain: both heads as they went over the
+/// wire, and what it did to the session.
+fn hop_html(
+    request: &Request,
+    response: &Response,
+    response_bytes: &[u8],
+    handler: &'static str,
+    sessions: &SessionStore,
+) -> String {
+    let request_head = String::from_utf8_lossy(&request.raw_head);
+    let response_head = head_text(response_bytes);
+    let start_line = request_head.split("\r\n").next().unwrap_or_default();
+    let status_line = response_head.split("\r\n").next().unwrap_or_default();
+    format!(
+        "<li><p><code>{}</code> → <code>{}</code> (<code>{}</code>)</p>\n\
+         <pre class=\"head request\">{}</pre>\n<pre class=\"head response\">{}</pre>\n{}</li>",
+        escape_html(start_line),
+        escape_html(status_line),
+        escape_html(handler),
+        head_html(&request_head, "cookie"),
+        head_html(&response_head, "set-cookie"),
+        session_html(request, response, sessions)
+    )
 }
 
 /// The id a response's `Set-Cookie: session=ID; …` gives, if any.
-fn new_session_id(response: &Response) -> Option<String> {
-    response
-        .headers
+fn new_session_id(headers: &[(String, String)]) -> Option<String> {
+    headers
         .iter()
         .filter(|(name, _)| name.eq_ignore_ascii_case("set-cookie"))
         .filter_map(|(_, value)| value.strip_prefix(SESSION_COOKIE)?.strip_prefix('='))
@@ -273,7 +259,7 @@ fn response_head_so_far(response: &Response) -> String {
 /// What this request did to the session, and the file as it is now.
 fn session_html(request: &Request, response: &Response, sessions: &SessionStore) -> String {
     let dir = sessions.dir().display().to_string();
-    let new_id = new_session_id(response);
+    let new_id = new_session_id(&response.headers);
     let mut html = String::new();
     if let Some(new_id) = new_id.as_deref().and_then(SessionId::parse) {
         html.push_str(&format!(
@@ -354,7 +340,7 @@ fn panel_html(
     request: &Request,
     response: &Response,
     handler: &'static str,
-    chain: &[Redirect],
+    chain: &[String],
     sessions: &SessionStore,
 ) -> String {
     // About 2 KB for a page without redirects: one allocation, written
@@ -365,35 +351,27 @@ fn panel_html(
     );
     if chain.is_empty() {
         html.push_str(
-            "<p class=\"note\">No redirect that this server can tie to your browser led here \
-             (it would show the request that redirected and its answer).</p>\n",
+            "<p class=\"note\">You came here directly (a reload, a link or a typed address), \
+             not through a redirect.</p>\n",
         );
     } else {
         html.push_str("<h3>The redirects that led here</h3>\n<ol class=\"chain\">\n");
-        for redirect in chain {
-            let start_line = redirect
-                .request_head
-                .split("\r\n")
-                .next()
-                .unwrap_or_default();
-            let status_line = redirect
-                .response_head
-                .split("\r\n")
-                .next()
-                .unwrap_or_default();
-            let _ = write!(
-                html,
-                "<li><p><code>{}</code> → <code>{}</code> (<code>{}</code>)</p>\n\
-                 <pre class=\"head request\">{}</pre>\n<pre class=\"head response\">{}</pre>\n{}</li>\n",
-                escape_html(start_line),
-                escape_html(status_line),
-                escape_html(redirect.handler),
-                head_html(&redirect.request_head, "cookie"),
-                head_html(&redirect.response_head, "set-cookie"),
-                redirect.session_html
-            );
+        for hop in chain {
+            html.push_str(hop);
+            html.push('\n');
         }
         html.push_str("</ol>\n");
+    }
+    if !chain.is_empty() || !request.cookie_values(INSPECTOR_COOKIE).is_empty() {
+        let _ = writeln!(
+            html,
+            "<p class=\"note\">A redirect is tied to the page it leads to only by a secret that \
+             your browser alone holds: the session id it was given or kept, or else, after a \
+             logout, the <code>{INSPECTOR_COOKIE}=…</code> cookie. That cookie is this panel's \
+             own, not the app's: it lasts {} seconds and <code>--no-inspector</code> leaves it \
+             out.</p>",
+            LINK_WINDOW.as_secs()
+        );
     }
     let _ = write!(
         html,
@@ -410,14 +388,19 @@ fn panel_html(
     html.push_str("<h3>The code that answered</h3>\n");
     html.push_str(&handler_html(handler));
     html.push_str(
-        "<p class=\"note\">All sessions: <a href=\"/sessions\">/sessions</a>. \
+        "<p class=\"note\">Every session file is listed on the sessions page, whose \
+         address the server printed when it started: it is only for whoever started it. \
          Start the server with <code>--no-inspector</code> to hide this panel.</p>\n</section>\n",
     );
     html
 }
 
-/// The sessions page's list: each file as `ls -l` and `cat` show it.
-pub fn sessions_listing_html(sessions: &SessionStore) -> Result<String, std::io::Error> {
+/// The sessions page's list: each file as `ls -l` and `cat` show it, the
+/// viewer's own (the id their cookie carries) marked.
+pub fn sessions_listing_html(
+    sessions: &SessionStore,
+    viewer: Option<&SessionId>,
+) -> Result<String, std::io::Error> {
     let (total, files) = sessions.list(MAX_LISTED_SESSIONS)?;
     let dir = escape_html(&sessions.dir().display().to_string());
     let now = unix_secs(SystemTime::now());
@@ -436,8 +419,12 @@ pub fn sessions_listing_html(sessions: &SessionStore) -> Result<String, std::io:
         if total == 1 { "" } else { "s" }
     );
     for file in &files {
+        let yours = match viewer == Some(&file.id) {
+            true => " <mark>yours</mark>",
+            false => "",
+        };
         html.push_str(&format!(
-            "<tr><td><code>-rw-------</code></td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr><td><code>-rw-------</code></td><td>{}</td><td><code>{}</code>{yours}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
             file.size,
             file.id.as_str(),
             file.created_secs.map_or("(corrupt file)".to_string(), |secs| ago(now, secs)),
@@ -466,31 +453,4 @@ fn ago(now: u64, secs: u64) -> String {
 
 fn from_now(now: u64, secs: u64) -> String {
     format!("in {} s", secs.saturating_sub(now))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::request::parse_head;
-
-    #[test]
-    fn only_loopback_peers_not_behind_a_proxy_are_local() {
-        let direct = parse_head(b"GET /sessions HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
-        let proxied =
-            parse_head(b"GET /sessions HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n")
-                .unwrap();
-        for (peer, local) in [
-            ("127.0.0.1:5000", true),
-            ("127.0.0.2:5000", true),
-            ("[::1]:5000", true),
-            ("[::ffff:127.0.0.1]:5000", true),
-            ("192.0.2.7:5000", false),
-            ("[2001:db8::1]:5000", false),
-            ("[::ffff:192.0.2.7]:5000", false),
-        ] {
-            let peer: SocketAddr = peer.parse().unwrap();
-            assert_eq!(is_local_client(&direct, peer), local, "{peer}");
-            assert!(!is_local_client(&proxied, peer), "{peer} via a proxy");
-        }
-    }
 }

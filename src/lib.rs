@@ -46,8 +46,9 @@
 //! 9. `cookie.rs` `set_session_cookie` makes the `Set-Cookie` value;
 //!    `response.rs` `Response::see_other("/")` the `303`.
 //! 10. Back in `connection.rs`: `Response::to_bytes` writes the status
-//!     line, headers, empty line and body; the inspector remembers this
-//!     redirect for the page it leads to (`Inspector::remember_redirect`,
+//!     line, headers, empty line and body; the inspector keeps this
+//!     redirect for the page it leads to, under the new session id
+//!     (`Inspector::key_for_redirect`, `Inspector::remember_redirect`,
 //!     *skip at first*); `Log::exchange` queues the log line; and
 //!     `write_all_by` sends the bytes.
 //! 11. The browser follows the `303` with `GET /` and the cookie: the same
@@ -62,23 +63,24 @@
 //! that and that this list matches the files.
 //!
 //! ```text
-//! main.rs         flags → Config; print the address; run
-//! server.rs       bind, accept, bounded worker threads
-//! connection.rs   the one reader of the socket: heads, bodies, keep-alive, pipelining
-//! request.rs      head bytes → httparse → Request; what to refuse (no I/O)
-//! body.rs         body bytes by Content-Length or chunks (no I/O)
-//! router.rs       (method, path) → handler; 404, 405 with Allow, OPTIONS
-//! cross_site.rs   another site's page cannot change a session (403)
-//! app.rs          the Flask routes: index, login, logout, store, cart
-//! echo.rs         /echo and /cookie: the request as the server read it
-//! inspector.rs    the panel on every page; the sessions page
-//! static_files.rs /static/FILE from www/static and never outside it
-//! cookie.rs       Cookie header in, Set-Cookie line out
-//! session.rs      ids and sessions/ID files, written atomically
-//! form.rs         %XX decoding: form bodies, request paths, session values
-//! response.rs     Response → status line, headers, blank line, body
-//! template.rs     {{ name }} filled with escaped text
-//! log.rs          one line per request; --trace prints the raw heads
+//! main.rs          flags → Config; print the address; run
+//! server.rs        bind, accept, bounded worker threads
+//! connection.rs    the one reader of the socket: heads, bodies, keep-alive, pipelining
+//! request.rs       head bytes → httparse → Request; what to refuse (no I/O)
+//! body.rs          body bytes by Content-Length or chunks (no I/O)
+//! router.rs        (method, path) → handler; 404, 405 with Allow, OPTIONS
+//! cross_site.rs    another site's page cannot change a session (403)
+//! app.rs           the Flask routes: index, login, logout, store, cart
+//! echo.rs          /echo and /cookie: the request as the server read it
+//! inspector.rs     the panel on every page; the sessions page
+//! redirect_link.rs which redirect led here, told by a secret only that browser holds
+//! static_files.rs  /static/FILE from www/static and never outside it
+//! cookie.rs        Cookie header in, Set-Cookie line out
+//! session.rs       ids and sessions/ID files, written atomically
+//! form.rs          %XX decoding: form bodies, request paths, session values
+//! response.rs      Response → status line, headers, blank line, body
+//! template.rs      {{ name }} filled with escaped text
+//! log.rs           one line per request; --trace prints the raw heads
 //! ```
 
 pub mod app;
@@ -90,6 +92,7 @@ pub mod echo;
 pub mod form;
 pub mod inspector;
 pub mod log;
+pub mod redirect_link;
 pub mod request;
 pub mod response;
 pub mod router;

@@ -4,6 +4,7 @@
 //! ```text
 //! $ cargo run --release -- --addr 127.0.0.1:0
 //! listening on http://127.0.0.1:41873
+//! sessions page (for you only): http://127.0.0.1:41873/sessions/5b7d…
 //! ```
 //!
 //! Flags are read by hand, one at a time, so a bad one gets a one-line
@@ -71,6 +72,13 @@ fn main() -> ExitCode {
         eprintln!("handstamp: cannot write to stdout: {error}");
         return ExitCode::FAILURE;
     }
+    // Like Jupyter's token: only someone who sees this terminal can open
+    // the page that lists every visitor's session.
+    let _ = writeln!(
+        stdout,
+        "sessions page (for you only): {}",
+        server.sessions_page_url()
+    );
     if let Some(notice) = server.connection_cap_notice() {
         let _ = writeln!(stdout, "{notice}");
     }

@@ -13,17 +13,19 @@
 //!   a whole) and is answered `200` with `Allow` and no body.
 //! - A request that would change a session (log in, log out, add to the
 //!   cart) and that another site's page started is refused first, `403`
-//!   (cross_site.rs says how that is told).
+//!   (cross_site.rs says how that is told), as is one with two different
+//!   session ids, `400`.
+//! - The sessions page lists every visitor's session, so its address holds
+//!   a secret printed at start, `/sessions/5b7d…`, as Jupyter's does:
+//!   without it the page does not exist (`404`), whoever asks and however
+//!   they spell the path.
 //!
 //! Rules: RFC 9110 §9.3.2 (HEAD), §9.3.7 (OPTIONS), §15.5.5 (404),
 //! §15.5.6 (405).
 
-use std::net::SocketAddr;
-
 use crate::app::{self, App};
 use crate::cross_site;
 use crate::echo;
-use crate::inspector;
 use crate::request::Request;
 use crate::response::Response;
 use crate::static_files;
@@ -33,20 +35,20 @@ const SERVER_METHODS: &str = "GET, HEAD, POST, OPTIONS";
 
 /// Answers the request, and says which handler did (for the inspector).
 /// Pages the app renders get the inspector panel when it is on.
-pub fn route(request: &Request, peer: SocketAddr, app: &App) -> (Response, &'static str) {
-    let (response, handler) = answer(request, peer, app);
+pub fn route(request: &Request, app: &App) -> (Response, &'static str) {
+    let (response, handler) = answer(request, app);
     let is_page = response.header("content-type") == Some(crate::response::HTML)
         && handler != "static_files::serve";
     match &app.inspector {
         Some(inspector) if is_page => {
-            let response = inspector.add_panel(response, request, peer, handler, &app.sessions);
+            let response = inspector.add_panel(response, request, handler, &app.sessions);
             (response, handler)
         }
         _ => (response, handler),
     }
 }
 
-fn answer(request: &Request, peer: SocketAddr, app: &App) -> (Response, &'static str) {
+fn answer(request: &Request, app: &App) -> (Response, &'static str) {
     let method = match request.method.as_str() {
         "HEAD" => "GET",
         other => other,
@@ -65,7 +67,7 @@ fn answer(request: &Request, peer: SocketAddr, app: &App) -> (Response, &'static
         ("GET", "/store") => (app::store(request, app), "app::store"),
         ("GET", "/cart") => (app::cart(request, app), "app::cart"),
         ("POST", "/cart") => (app::add_to_cart(request, app), "app::add_to_cart"),
-        ("GET", "/sessions") if inspector::is_local_client(request, peer) => {
+        ("GET", _) if is_sessions_page(request, app) => {
             (app::sessions_page(request, app), "app::sessions_page")
         }
         // Browsers ask for it on every first visit; a 404 each time would
@@ -85,7 +87,7 @@ fn answer(request: &Request, peer: SocketAddr, app: &App) -> (Response, &'static
         #[cfg(debug_assertions)]
         ("GET", "/debug/panic") => panic!("a handler panicked on purpose (GET /debug/panic)"),
         ("OPTIONS", "*") => (options(SERVER_METHODS), "router::options"),
-        (_, path) => match allowed_methods(path, request, peer) {
+        (_, path) => match allowed_methods(path, request, app) {
             Some(allow) if method == "OPTIONS" => (options(allow), "router::options"),
             Some(allow) => (
                 method_not_allowed(request, allow),
@@ -105,12 +107,27 @@ fn changes_session(method: &str, path: &str) -> bool {
     )
 }
 
+/// Whether the target, exactly as sent, is the sessions page's secret
+/// address. As sent, not percent-decoded, so `/%73essions/…` is not it;
+/// compared in constant time, so answer times give no digit away.
+fn is_sessions_page(request: &Request, app: &App) -> bool {
+    let Some(sent) = request.target.strip_prefix("/sessions/") else {
+        return false;
+    };
+    let secret = app.sessions_page_secret.as_bytes();
+    let differing_bits = sent
+        .bytes()
+        .zip(secret)
+        .fold(0u8, |bits, (a, b)| bits | (a ^ b));
+    sent.len() == secret.len() && differing_bits == 0
+}
+
 /// The methods each known path takes, for `Allow`.
-fn allowed_methods(path: &str, request: &Request, peer: SocketAddr) -> Option<&'static str> {
+fn allowed_methods(path: &str, request: &Request, app: &App) -> Option<&'static str> {
     match path {
         "/" | "/store" | "/cookie" => Some("GET, HEAD, OPTIONS"),
         "/login" | "/logout" | "/cart" => Some("GET, HEAD, POST, OPTIONS"),
-        "/sessions" if inspector::is_local_client(request, peer) => Some("GET, HEAD, OPTIONS"),
+        _ if is_sessions_page(request, app) => Some("GET, HEAD, OPTIONS"),
         _ if path.starts_with("/static/") => Some("GET, HEAD, OPTIONS"),
         _ => None,
     }

@@ -142,6 +142,16 @@ impl Server {
             .expect("a bound listener knows its address")
     }
 
+    /// The sessions page's address, with its secret: printed at start for
+    /// whoever started the server, and nowhere else.
+    pub fn sessions_page_url(&self) -> String {
+        format!(
+            "http://{}/sessions/{}",
+            self.local_addr(),
+            self.app.sessions_page_secret
+        )
+    }
+
     /// A line to print after the address when the open-file limit is what
     /// caps connections: the connections must leave descriptors for the
     /// session files, or users would look logged out when they run out.
@@ -200,6 +210,9 @@ fn start_session_sweeper(app: Arc<App>) {
             loop {
                 std::thread::sleep(interval);
                 let removed = app.sessions.remove_expired();
+                if let Some(inspector) = &app.inspector {
+                    inspector.remove_expired_links();
+                }
                 if removed > 0 {
                     app.log
                         .line(&format!("sweep: removed {removed} expired session file(s)"));

@@ -58,17 +58,24 @@ pub struct SessionSettings {
     pub max_sessions: usize,
 }
 
+/// 128 random bits as 32 lowercase hex digits: a session id, the
+/// inspector's cookie, the sessions page's secret. From `rand::random`,
+/// whose generator is seeded by the operating system, so nobody can guess
+/// the next one from earlier ones.
+pub fn random_token() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
 /// A session id the server issued, or one a client sent that has exactly
 /// the shape of one. Made only by `new_random` or `parse`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionId(String);
 
 impl SessionId {
-    /// 128 bits from `rand::rng()`, a ChaCha generator seeded from the
-    /// operating system: nobody can guess the next id from earlier ones.
+    /// A fresh id no client chose (`random_token`).
     pub fn new_random() -> SessionId {
-        let bytes: [u8; 16] = rand::random();
-        SessionId(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
+        SessionId(random_token())
     }
 
     /// Accepts exactly 32 lowercase hex digits, nothing else. Whether such

@@ -179,7 +179,7 @@ fn the_inspector_shows_the_hand_stamp_in_the_browser() {
     other.type_into(&other.find("input[name=name]"), "Ann");
     other.click(&other.find("input[type=submit]"));
     other.wait_for_text("You are logged in as Ann.");
-    browser.go(&format!("{base}/sessions"));
+    browser.go(&format!("{base}{}", server.sessions_page));
     browser.wait_for_text("2 files.");
     let listing = browser.page_text();
     assert!(
@@ -256,6 +256,17 @@ impl AttackerSite {
                         "<form action=\"{target}/cart\" method=\"post\"><input name=\"id\" value=\"5\"></form>\
                          <script>document.forms[0].submit()</script>"
                     ),
+                    // A plain link the visitor clicks: no script, no form.
+                    "/link" => {
+                        format!("<p><a id=\"go\" href=\"{target}/logout\">a funny cat</a></p>")
+                    }
+                    // A sibling subdomain sets a second `session` cookie
+                    // for the whole domain (cookie tossing).
+                    "/toss" => {
+                        "<script>document.cookie = \"session=0123456789abcdef0123456789abcdef; \
+                         domain=class.test; path=/\"</script><p>tossed</p>"
+                            .to_string()
+                    }
                     _ => format!("<script>location = \"{target}/logout\"</script>"),
                 };
                 let _ = write!(
@@ -330,6 +341,108 @@ fn another_site_cannot_log_the_visitor_in_out_or_fill_their_cart() {
     assert!(!server.session_path(&id).exists());
 }
 
+/// Host names under `.test` that Chromium resolves to 127.0.0.1: plain
+/// HTTP names that are not `localhost`, so that Chromium sends neither
+/// `Sec-Fetch-Site` nor `Origin` on a link (it sends them only to
+/// trustworthy origins); `Referer` is all that is left.
+const TEST_HOSTS: &str = "--host-resolver-rules=MAP *.test 127.0.0.1";
+
+fn session_cookie_of(browser: &Browser) -> Option<String> {
+    browser
+        .cookies()
+        .iter()
+        .find(|c| c.get("name").and_then(Json::as_str) == Some("session"))
+        .and_then(|c| c.get("value").and_then(Json::as_str).map(str::to_string))
+}
+
+/// Logs in as David at `base` and adds item 1: a visitor with something
+/// to lose. Returns the session id.
+fn log_in_and_add_one(browser: &Browser, base: &str) -> String {
+    browser.go(&format!("{base}/login"));
+    browser.type_into(&browser.find("input[name=name]"), "David");
+    browser.click(&browser.find("input[type=submit]"));
+    browser.wait_for_text("You are logged in as David.");
+    browser.go(&format!("{base}/store"));
+    browser.click(&browser.find_all("ul.items button")[0]);
+    browser.wait_for_url(&format!("{base}/cart"));
+    session_cookie_of(browser).expect("a session cookie")
+}
+
+#[test]
+#[ignore = "needs chromium and chromium-driver (apt-get install chromium chromium-driver); .ci/run runs it"]
+fn a_link_on_another_plain_http_site_cannot_log_the_visitor_out() {
+    let server = TestServer::start();
+    let base = format!("http://www.class.test:{}", server.addr.port());
+    let attacker = AttackerSite::start(&base);
+    let browser = Browser::start_with(&[TEST_HOSTS]);
+    let id = log_in_and_add_one(&browser, &base);
+    let file = server.session_file(&id);
+
+    browser.go(&format!("http://evil.test:{}/link", attacker.addr.port()));
+    browser.click(&browser.find("#go"));
+    browser.wait_for_text("started by another site");
+    assert!(
+        browser.page_text().contains("Referer: http://evil.test"),
+        "refused by its Referer: {}",
+        browser.page_text()
+    );
+    server.wait_for_log("GET /logout 403");
+    assert_eq!(server.session_file(&id), file, "still logged in, cart kept");
+    assert_eq!(session_cookie_of(&browser).as_deref(), Some(id.as_str()));
+
+    // The site's own "Log out" link (Referer: this site) still works, and
+    // so does a typed URL (no Referer at all).
+    browser.go(&format!("{base}/"));
+    browser.wait_for_text("You are logged in as David.");
+    browser.click(&browser.find_link("Log out"));
+    browser.wait_for_url(&format!("{base}/login"));
+    assert!(!server.session_path(&id).exists());
+    let id = log_in_and_add_one(&browser, &base);
+    browser.go(&format!("{base}/logout"));
+    browser.wait_for_url(&format!("{base}/login"));
+    assert!(!server.session_path(&id).exists(), "a typed /logout works");
+}
+
+#[test]
+#[ignore = "needs chromium and chromium-driver (apt-get install chromium chromium-driver); .ci/run runs it"]
+fn a_second_session_cookie_from_a_sibling_site_never_replaces_the_visitors() {
+    let server = TestServer::start();
+    let base = format!("http://www.class.test:{}", server.addr.port());
+    let attacker = AttackerSite::start(&base);
+    let browser = Browser::start_with(&[TEST_HOSTS]);
+    let id = log_in_and_add_one(&browser, &base);
+    let file = server.session_file(&id);
+
+    browser.go(&format!(
+        "http://evil.class.test:{}/toss",
+        attacker.addr.port()
+    ));
+    browser.wait_for_text("tossed");
+    // The visitor adds another item: their browser now sends two session
+    // cookies, and the server refuses rather than start a new session.
+    browser.go(&format!("{base}/store"));
+    browser.click(&browser.find_all("ul.items button")[1]);
+    browser.wait_for_text("two session cookies with different ids");
+    assert!(browser.page_text().contains("Clear this site's cookies"));
+    assert_eq!(server.session_file(&id), file, "the cart is as it was");
+    assert_eq!(
+        server.session_dir_entries(),
+        std::slice::from_ref(&id),
+        "no orphan session"
+    );
+    let own: Vec<String> = browser
+        .cookies()
+        .iter()
+        .filter(|c| c.get("name").and_then(Json::as_str) == Some("session"))
+        .filter_map(|c| c.get("value").and_then(Json::as_str).map(str::to_string))
+        .collect();
+    assert!(
+        own.contains(&id),
+        "the visitor's cookie was not replaced: {own:?}"
+    );
+    server.wait_for_log("POST /cart 400");
+}
+
 /// A ChromeDriver process and one browser session in it.
 struct Browser {
     driver: Child,
@@ -340,6 +453,11 @@ struct Browser {
 
 impl Browser {
     fn start() -> Browser {
+        Browser::start_with(&[])
+    }
+
+    /// With more Chromium flags, such as `--host-resolver-rules`.
+    fn start_with(extra_args: &[&str]) -> Browser {
         let mut driver = Command::new("chromedriver")
             .arg("--port=0")
             .stdout(Stdio::piped())
@@ -368,6 +486,7 @@ impl Browser {
             "--window-size=900,700",
         ]
         .iter()
+        .chain(extra_args)
         .map(|a| json_string(a))
         .chain([json_string(&format!(
             "--user-data-dir={}",

@@ -1,6 +1,7 @@
 //! Another site's page cannot log a visitor in, out, or fill their cart:
-//! every request that would change a session, with every `Sec-Fetch-Site`
-//! and `Origin` shape a browser sends, over a real socket.
+//! every request that would change a session, with every `Sec-Fetch-Site`,
+//! `Origin` and `Referer` shape a browser sends, over a real socket; and
+//! two `session` cookies never start a session that replaces the visitor's.
 
 mod common;
 
@@ -14,12 +15,19 @@ const REFUSED: &[&str] = &[
     "Origin: http://evil.example\r\n",
     "Origin: http://localhost:9999\r\n",
     "Origin: null\r\n",
+    // No Sec-Fetch-Site or Origin (a link, on a plain-HTTP host name):
+    // the page the link was on decides.
+    "Referer: http://evil.example/page\r\n",
+    "Referer: http://localhost:9999/\r\n",
+    "Referer: http://localhost.evil.example/\r\n",
 ];
 const ALLOWED: &[&str] = &[
     "Sec-Fetch-Site: same-origin\r\n",
     "Sec-Fetch-Site: none\r\n",
     "Origin: http://localhost\r\n",
     "Sec-Fetch-Site: same-origin\r\nOrigin: http://localhost\r\n",
+    "Referer: http://localhost/\r\n",
+    "Referer: http://localhost/cart?from=store\r\n",
     "",
 ];
 
@@ -99,4 +107,45 @@ fn reading_pages_from_another_site_is_never_refused() {
         ));
         assert_ne!(reply.status(), 403, "{path}:\n{reply}");
     }
+}
+
+#[test]
+fn two_different_session_cookies_change_nothing_and_get_400() {
+    let server = TestServer::start();
+    let id = log_in(&server, "David");
+    server.post_form("/cart", "id=2", Some(&format!("session={id}")));
+    let file_before = server.session_file(&id);
+    let planted = "0123456789abcdef0123456789abcdef";
+    for cookies in [
+        format!("{planted}; session={id}"),
+        format!("{id}; session={planted}"),
+    ] {
+        for (method, path, body) in [
+            ("POST", "/cart", "id=5"),
+            ("POST", "/login", "name=Mallory"),
+            ("GET", "/logout", ""),
+        ] {
+            let reply = server.exchange(&request(method, path, body, &cookies, ""));
+            assert_eq!(reply.status(), 400, "{method} {path} {cookies}:\n{reply}");
+            assert!(reply.header("Set-Cookie").is_none(), "{reply}");
+            assert!(
+                reply
+                    .body_text()
+                    .contains("two session cookies with different ids")
+                    && reply.body_text().contains("Clear this site&#39;s cookies"),
+                "{reply}"
+            );
+            assert_eq!(server.session_file(&id), file_before);
+            assert_eq!(server.session_dir_entries(), std::slice::from_ref(&id));
+        }
+    }
+    // Reading a page is not refused: it shows as logged out.
+    let home = server.exchange(&request(
+        "GET",
+        "/",
+        "",
+        &format!("{planted}; session={id}"),
+        "",
+    ));
+    assert_eq!(home.status(), 302);
 }

@@ -106,13 +106,28 @@ fn after_login_the_home_page_shows_the_303_and_its_set_cookie() {
 fn after_logout_the_login_page_shows_max_age_0_and_the_deleted_file() {
     let server = TestServer::start();
     let id = log_in(&server, "David");
-    // One keep-alive connection, as a browser follows redirects.
+    // As a browser follows redirects: each one's `inspector` cookie goes
+    // with the next request (the session cookie is gone after logout).
     let mut client = server.connect();
     client.send(&get_request("/logout", Some(&format!("session={id}"))));
-    assert_eq!(client.read_reply().status(), 302);
-    client.send(&get_request("/", None));
-    assert_eq!(client.read_reply().header("Location"), Some("/login"));
-    client.send(&get_request("/login", None));
+    let logout = client.read_reply();
+    assert_eq!(logout.status(), 302);
+    let first = logout
+        .set_cookie_value("inspector")
+        .expect("the panel's cookie");
+    assert_eq!(
+        logout.headers_named("set-cookie"),
+        [
+            format!("inspector={first}; Path=/; Max-Age=10; HttpOnly; SameSite=Lax"),
+            "session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax".to_string(),
+        ]
+    );
+    client.send(&get_request("/", Some(&format!("inspector={first}"))));
+    let home = client.read_reply();
+    assert_eq!(home.header("Location"), Some("/login"));
+    let second = home.set_cookie_value("inspector").unwrap();
+    assert_ne!(first, second, "each redirect has its own secret");
+    client.send(&get_request("/login", Some(&format!("inspector={second}"))));
     let body = client.read_reply().body_text();
     let panel = panel(&body);
     let logout_at = panel
@@ -131,6 +146,37 @@ fn after_logout_the_login_page_shows_max_age_0_and_the_deleted_file() {
         panel.contains(&format!("/{id}</code>, was deleted by this request")),
         "{panel}"
     );
+    assert!(
+        panel.contains("<code>inspector=…</code> cookie. That cookie is this panel's own"),
+        "the panel names its cookie:\n{panel}"
+    );
+}
+
+#[test]
+fn without_the_inspector_no_redirect_carries_its_cookie() {
+    let server = TestServer::start_with(&["--no-inspector"]);
+    let id = log_in(&server, "David");
+    let logout = server.get("/logout", Some(&format!("session={id}")));
+    assert_eq!(
+        logout.headers_named("set-cookie"),
+        ["session=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"]
+    );
+    assert_eq!(server.get("/", None).headers_named("set-cookie").len(), 0);
+    assert!(!server.sessions_dir.join(".inspector").exists());
+}
+
+#[test]
+fn a_login_redirect_is_linked_by_its_new_id_and_adds_no_cookie_of_the_panels() {
+    let server = TestServer::start();
+    let login = server.post_form("/login", "name=David", None);
+    assert_eq!(
+        login.headers_named("set-cookie").len(),
+        1,
+        "the new session id is the link:\n{login}"
+    );
+    let id = login.session_cookie().unwrap();
+    let home = server.get("/", Some(&format!("session={id}"))).body_text();
+    assert!(panel(&home).contains("<code>POST /login HTTP/1.1</code> → "));
 }
 
 #[test]
@@ -143,7 +189,68 @@ fn a_redirect_on_another_connection_without_the_id_is_not_claimed() {
     // Visitor B, on its own connection, asks for /login: A's redirect must
     // not appear on B's page.
     let body = server.get("/login", None).body_text();
-    assert!(panel(&body).contains("No redirect that this server can tie to your browser led here"));
+    assert!(panel(&body).contains(
+        "You came here directly (a reload, a link or a typed address), not through a redirect."
+    ));
+}
+
+#[test]
+fn one_connection_carrying_two_visitors_shows_neither_the_others_redirect() {
+    // A proxy without forwarding headers, keeping one connection to the
+    // server for everyone: the victim logs in, then the next visitor's
+    // request comes on the very same connection.
+    let server = TestServer::start();
+    let mut proxy = server.connect();
+    proxy.send(&post_form_request("/login", "name=Victim", None));
+    let victim_id = proxy.read_reply().session_cookie().unwrap();
+    for path in ["/", "/login", "/cart", "/store"] {
+        proxy.send(&get_request(path, None));
+        let body = proxy.read_reply().body_text();
+        assert!(
+            !body.contains(&victim_id),
+            "{path} shows the victim's id:\n{body}"
+        );
+        assert!(!body.contains("Victim"), "{path}");
+    }
+}
+
+#[test]
+#[ignore = "needs curl (apt-get install curl); .ci/run runs it"]
+fn a_visitor_reusing_the_victims_address_and_port_sees_nothing_of_theirs() {
+    // HTTP/1.0, a connection per request, as behind NAT: the victim logs
+    // in from one client port, then someone else connects from the same
+    // address and port and asks for the page the 303 pointed to.
+    let server = TestServer::start();
+    let port = 40_000 + (std::process::id() % 20_000) as u16;
+    let curl = |args: &[&str]| {
+        let output = std::process::Command::new("curl")
+            .args([
+                "-s",
+                "-i",
+                "--http1.0",
+                "--local-port",
+                &format!("{port}-{}", port + 50),
+            ])
+            .args(args)
+            .output()
+            .expect("curl runs");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let base = format!("http://{}", server.addr);
+    let mut leaks = 0;
+    for _ in 0..10 {
+        let login = curl(&["-d", "name=Victim", &format!("{base}/login")]);
+        let id = login
+            .lines()
+            .find_map(|line| line.strip_prefix("Set-Cookie: session="))
+            .map(|rest| rest.split(';').next().unwrap().to_string())
+            .unwrap_or_else(|| panic!("no login:\n{login}"));
+        let page = curl(&[&format!("{base}/")]);
+        assert!(page.starts_with("HTTP/1.1 302 Found"), "{page}");
+        let page = curl(&[&format!("{base}/login")]);
+        leaks += usize::from(page.contains(&id));
+    }
+    assert_eq!(leaks, 0, "pages that showed the victim's id");
 }
 
 #[test]
@@ -171,11 +278,11 @@ fn no_inspector_leaves_the_panel_out() {
 }
 
 #[test]
-fn the_sessions_page_lists_every_file_to_a_local_client() {
+fn the_sessions_page_lists_every_file_at_its_secret_address() {
     let server = TestServer::start();
     let david = log_in(&server, "David");
     let ann = log_in(&server, "Ann");
-    let reply = server.get("/sessions", None);
+    let reply = server.get(&server.sessions_page, None);
     assert_eq!(reply.status(), 200, "{reply}");
     let body = reply.body_text();
     let listing = &body[..body.find("<section class=\"inspector\"").unwrap()];
@@ -190,31 +297,98 @@ fn the_sessions_page_lists_every_file_to_a_local_client() {
             server.session_file(id)
         )));
     }
+    assert_eq!(reply.header("Referrer-Policy"), Some("no-referrer"));
+    assert!(
+        !listing.contains(&server.sessions_page),
+        "only the panel's request head shows the secret:\n{listing}"
+    );
     server.get("/logout", Some(&format!("session={ann}")));
-    let after = server.get("/sessions", None).body_text();
+    let after = server.get(&server.sessions_page, None).body_text();
     assert!(after.contains(": 1 file."), "a logout removes one");
     assert!(!after.contains(&ann));
 }
 
 #[test]
-fn the_sessions_page_does_not_exist_for_a_client_through_a_proxy() {
-    // Behind a proxy every peer is the proxy's loopback address; the proxy
-    // says who really asked. Such a request is not from this machine.
+fn the_sessions_page_marks_the_viewers_own_file() {
+    let server = TestServer::start();
+    let david = log_in(&server, "David");
+    let ann = log_in(&server, "Ann");
+    let body = server
+        .get(&server.sessions_page, Some(&format!("session={ann}")))
+        .body_text();
+    assert!(
+        body.contains(&format!("<td><code>{ann}</code> <mark>yours</mark></td>")),
+        "{body}"
+    );
+    assert!(body.contains(&format!("<td><code>{david}</code></td>")));
+}
+
+#[test]
+fn without_its_secret_the_sessions_page_does_not_exist_however_it_is_asked() {
     let server = TestServer::start();
     let id = log_in(&server, "David");
-    for header in [
-        "X-Forwarded-For: 203.0.113.9",
-        "Forwarded: for=203.0.113.9",
-        "Via: 1.1 proxy",
-    ] {
-        let reply = server.exchange(&format!(
-            "GET /sessions HTTP/1.1\r\nHost: a\r\n{header}\r\n\r\n"
-        ));
-        assert_eq!(
-            reply.status_line, "HTTP/1.1 404 Not Found",
-            "{header}:\n{reply}"
+    let secret = server.sessions_page.strip_prefix("/sessions/").unwrap();
+    let wrong = format!("{}0", &secret[..31]);
+    let encoded = format!("/%73essions/{secret}");
+    let absolute = format!("http://evil.example/sessions/{secret}");
+    let targets = [
+        "/sessions",
+        "/sessions/",
+        "/%73essions",
+        &format!("/sessions/{wrong}"),
+        &format!("/sessions/{}", secret.to_uppercase()),
+        &format!("/sessions/{secret}x"),
+        &format!("/sessions/{}", &secret[..31]),
+        &encoded,
+        &absolute,
+    ];
+    for target in targets {
+        for headers in [
+            "Host: localhost",
+            "Host: evil.example",
+            "Host: localhost\r\nX-Real-IP: 127.0.0.1",
+            "Host: localhost\r\nTrue-Client-IP: 127.0.0.1",
+            "Host: localhost\r\nCF-Connecting-IP: 127.0.0.1",
+            "Host: localhost\r\nX-Forwarded-Host: localhost",
+            "Host: localhost\r\nX-Forwarded-For: 127.0.0.1",
+        ] {
+            for method in ["GET", "HEAD", "OPTIONS"] {
+                let mut client = server.connect();
+                client.send(&format!("{method} {target} HTTP/1.1\r\n{headers}\r\n\r\n"));
+                let reply = match method {
+                    "HEAD" => client.read_head_reply(),
+                    _ => client.read_reply(),
+                };
+                assert_eq!(
+                    reply.status(),
+                    404,
+                    "{method} {target} with {headers}:\n{reply}"
+                );
+                assert!(!reply.body_text().contains(&id));
+            }
+        }
+    }
+    // With the secret: the page, and OPTIONS knows it.
+    assert_eq!(server.get(&server.sessions_page, None).status(), 200);
+    let options = server.exchange(&format!(
+        "OPTIONS {} HTTP/1.1\r\nHost: a\r\n\r\n",
+        server.sessions_page
+    ));
+    assert_eq!(options.header("Allow"), Some("GET, HEAD, OPTIONS"));
+}
+
+#[test]
+fn the_panel_never_carries_the_sessions_page_secret() {
+    let server = TestServer::start();
+    let id = log_in(&server, "David");
+    let secret = server.sessions_page.strip_prefix("/sessions/").unwrap();
+    for path in ["/", "/login", "/store", "/cart", "/nowhere"] {
+        let body = server.get(path, Some(&format!("session={id}"))).body_text();
+        assert!(!body.contains(secret), "{path}");
+        assert!(
+            panel(&body).contains("whose address the server printed when it started"),
+            "{path}"
         );
-        assert!(!reply.body_text().contains(&id));
     }
 }
 
@@ -275,7 +449,7 @@ fn the_sessions_page_shows_the_200_most_recent_of_a_large_folder() {
         file.set_modified(a_minute_ago).unwrap();
     }
     let newest = log_in(&server, "David");
-    let body = server.get("/sessions", None).body_text();
+    let body = server.get(&server.sessions_page, None).body_text();
     assert!(
         body.contains(": 206 files (the 200 used most recently are shown)."),
         "{}",

@@ -240,8 +240,12 @@ fn two_session_cookies_reach_neither_session() {
     let planted_file = server.session_file(&planted);
     // The planted cookie (longer path) comes first, as a browser lists it.
     let both = format!("session={planted}; session={victim}");
+    // A change is refused outright: a new session here would replace
+    // the visitor's cookie (cross_site.rs).
     let add = server.post_form("/cart", "id=5", Some(&both));
-    assert_eq!(add.status(), 303);
+    assert_eq!(add.status(), 400, "{add}");
+    assert!(add.header("Set-Cookie").is_none(), "{add}");
+    assert_eq!(server.session_entries_named_like_ids(), 2);
     assert_eq!(server.session_file(&victim), victim_file);
     assert_eq!(server.session_file(&planted), planted_file);
     let cart = server.get("/cart", Some(&both));

@@ -46,30 +46,7 @@ fn a_login_through_one_server_is_known_to_the_other_behind_nginx() {
     .replace("127.0.0.1:8081", &a.addr.to_string())
     .replace("127.0.0.1:8082", &b.addr.to_string())
     .replace("127.0.0.1:8080", &format!("127.0.0.1:{front}"));
-    let prefix = temp.0.join("nginx");
-    std::fs::create_dir_all(prefix.join("tmp")).unwrap();
-    std::fs::write(prefix.join("nginx.conf"), config).unwrap();
-    let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
-        .into_iter()
-        .find(|path| std::path::Path::new(path).exists())
-        .expect("nginx must be installed to run this test (apt-get install nginx-light)");
-    let _nginx = Nginx(
-        Command::new(nginx)
-            .arg("-p")
-            .arg(&prefix)
-            .arg("-c")
-            .arg(prefix.join("nginx.conf"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let front_addr = format!("127.0.0.1:{front}").parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(front_addr).is_err() {
-        assert!(Instant::now() < deadline, "nginx did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (_nginx, front_addr) = start_nginx(&temp, &config, front);
     let exchange = |request: &str| {
         let mut client = Client::connect(front_addr);
         client.send(request);
@@ -81,6 +58,14 @@ fn a_login_through_one_server_is_known_to_the_other_behind_nginx() {
     let id = login
         .session_cookie()
         .expect("the login's cookie comes through nginx");
+    // The next page comes from the other server, and shows the 303 all
+    // the same: the redirect waits in the shared folder.
+    let home = exchange(&common::get_request("/", Some(&format!("session={id}"))));
+    assert!(
+        home.body_text()
+            .contains("<code>POST /login HTTP/1.0</code> → <code>HTTP/1.1 303 See Other</code>"),
+        "{home}"
+    );
     // Round robin: these go to both servers in turn, and each finds David.
     for _ in 0..6 {
         let home = exchange(&common::get_request("/", Some(&format!("session={id}"))));
@@ -110,7 +95,7 @@ fn a_login_through_one_server_is_known_to_the_other_behind_nginx() {
     let file = std::fs::read_to_string(sessions.join(&id)).unwrap();
     let cart = file.lines().find_map(|l| l.strip_prefix("cart=")).unwrap();
     assert_eq!(cart.split(',').count(), 40, "{file}");
-    // Through the proxy the sessions page is somebody else's business.
+    // Without the secret the sessions page does not exist, proxy or not.
     assert_eq!(
         exchange(&common::get_request("/sessions", None)).status(),
         404
@@ -127,4 +112,115 @@ fn a_login_through_one_server_is_known_to_the_other_behind_nginx() {
             302
         );
     }
+}
+
+/// Starts nginx with `config` in a scratch prefix under `temp`, and waits
+/// until it accepts on `port`.
+fn start_nginx(temp: &TempDir, config: &str, port: u16) -> (Nginx, std::net::SocketAddr) {
+    let prefix = temp.0.join("nginx");
+    std::fs::create_dir_all(prefix.join("tmp")).unwrap();
+    std::fs::write(prefix.join("nginx.conf"), config).unwrap();
+    let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|path| std::path::Path::new(path).exists())
+        .expect("nginx must be installed to run this test (apt-get install nginx-light)");
+    let nginx = Nginx(
+        Command::new(nginx)
+            .arg("-p")
+            .arg(&prefix)
+            .arg("-c")
+            .arg(prefix.join("nginx.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "nginx did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (nginx, addr)
+}
+
+/// A bare `proxy_pass` that keeps its connections to handstamp open and
+/// says nothing about who asked: every visitor arrives from the same
+/// address, often on the same connection.
+const BARE_PROXY: &str = "daemon off;
+worker_processes 1;
+pid nginx.pid;
+error_log stderr warn;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path tmp;
+    proxy_temp_path tmp;
+    fastcgi_temp_path tmp;
+    uwsgi_temp_path tmp;
+    scgi_temp_path tmp;
+    upstream handstamp { server BACKEND; keepalive 4; }
+    server {
+        listen 127.0.0.1:FRONT;
+        location / {
+            proxy_pass http://handstamp;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+        }
+    }
+}
+";
+
+#[test]
+#[ignore = "needs nginx (apt-get install nginx-light); .ci/run runs it"]
+fn behind_a_bare_keep_alive_proxy_no_visitor_sees_anothers_session() {
+    let temp = TempDir::new("bare-proxy");
+    let server = TestServer::start();
+    let front = free_port();
+    let config = BARE_PROXY
+        .replace("BACKEND", &server.addr.to_string())
+        .replace("FRONT", &front.to_string());
+    let (_nginx, front_addr) = start_nginx(&temp, &config, front);
+    let exchange = |request: &str| {
+        let mut client = Client::connect(front_addr);
+        client.send(request);
+        client.read_reply()
+    };
+    let mut leaks = 0;
+    for n in 0..20 {
+        // The victim logs in; a second visitor, with no cookie, then
+        // follows the same path a browser would.
+        let login = exchange(&common::post_form_request(
+            "/login",
+            &format!("name=Victim{n}"),
+            None,
+        ));
+        let id = login.session_cookie().expect("a login through the proxy");
+        for path in ["/", "/login"] {
+            let page = exchange(&common::get_request(path, None));
+            leaks += usize::from(page.body_text().contains(&id));
+        }
+    }
+    assert_eq!(
+        leaks, 0,
+        "pages of the second visitor that showed the victim's id"
+    );
+    // The sessions page: not without its secret, whatever the proxy
+    // adds or leaves out.
+    for extra in [
+        "",
+        "X-Real-IP: 127.0.0.1\r\n",
+        "X-Forwarded-Host: localhost\r\n",
+    ] {
+        let reply = exchange(&format!(
+            "GET /sessions HTTP/1.1\r\nHost: localhost\r\n{extra}\r\n"
+        ));
+        assert_eq!(reply.status(), 404, "{extra}");
+    }
+    let page = exchange(&common::get_request(&server.sessions_page, None));
+    assert_eq!(
+        page.status(),
+        200,
+        "the owner's secret works through a proxy"
+    );
 }

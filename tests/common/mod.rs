@@ -46,6 +46,8 @@ impl Drop for TempDir {
 /// A running handstamp process. Dropping it kills the process.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// `/sessions/SECRET`, from the second line the server printed.
+    pub sessions_page: String,
     pub sessions_dir: PathBuf,
     child: Child,
     log: Arc<Mutex<String>>,
@@ -124,6 +126,13 @@ impl TestServer {
             panic!("server did not start: stdout {first_line:?}, stderr {stderr:?}");
         };
         let addr: SocketAddr = addr.parse().unwrap();
+        let mut second_line = String::new();
+        stdout.read_line(&mut second_line).unwrap();
+        let sessions_page = second_line
+            .trim()
+            .strip_prefix(&format!("sessions page (for you only): http://{addr}"))
+            .unwrap_or_else(|| panic!("no sessions page address: {second_line:?}"))
+            .to_string();
         let log = Arc::new(Mutex::new(String::new()));
         collect_lines(stdout, Arc::clone(&log));
         collect_lines(
@@ -132,6 +141,7 @@ impl TestServer {
         );
         TestServer {
             addr,
+            sessions_page,
             sessions_dir: sessions_dir.to_path_buf(),
             child,
             log,
@@ -174,14 +184,24 @@ impl TestServer {
 
     /// Every entry in the sessions folder, dot files included, sorted;
     /// but not `.locks`, the lock stripes' folder, which is always there.
+    /// The sessions folder's entries, but for the folders of lock files
+    /// and of redirects waiting for the panel.
     pub fn session_dir_entries(&self) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(&self.sessions_dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|name| name != ".locks")
+            .filter(|name| name != ".locks" && name != ".inspector")
             .collect();
         names.sort();
         names
+    }
+
+    /// How many entries of the sessions folder are named like a session.
+    pub fn session_entries_named_like_ids(&self) -> usize {
+        self.session_dir_entries()
+            .iter()
+            .filter(|name| name.len() == 32 && name.bytes().all(|b| b.is_ascii_hexdigit()))
+            .count()
     }
 
     /// Everything the server printed so far (stdout and stderr).
@@ -405,11 +425,17 @@ impl Reply {
 
     /// The id from `Set-Cookie: session=ID; ...`, if the reply sets one.
     pub fn session_cookie(&self) -> Option<String> {
+        self.set_cookie_value("session")
+    }
+
+    /// The value of `Set-Cookie: NAME=VALUE; ...`, if the reply sets one.
+    pub fn set_cookie_value(&self, name: &str) -> Option<String> {
+        let prefix = format!("{name}=");
         self.headers_named("set-cookie")
             .into_iter()
-            .filter_map(|value| value.strip_prefix("session="))
+            .filter_map(|value| value.strip_prefix(&prefix))
             .map(|rest| rest.split(';').next().unwrap_or_default().to_string())
-            .find(|id| !id.is_empty())
+            .find(|value| !value.is_empty())
     }
 }
 
