@@ -8,27 +8,24 @@
 //!     return render_template("index.html")
 //! ```
 //!
-//! Each handler here is one of those Flask views. Where Flask says
-//! `session["name"]`, this code finds the session id in the `Cookie`
-//! header (cookie.rs), reads `sessions/ID` (session.rs), and, when it
-//! changes something, writes the file back and perhaps sends `Set-Cookie`.
-//! One difference on purpose: logout deletes the session instead of setting
-//! the name to None, so a logged-out visitor has no name at all
-//! (`--logout clear-name` does what Flask does, for comparison).
+//! Each view here is one of those Flask views, and reads like it: it gets
+//! the visitor's `session` ready to use, as Flask's do. Finding it from the
+//! `Cookie` header, reading `sessions/ID`, and storing what the view
+//! changed (with `Set-Cookie` when the id is new) happen around the view,
+//! in flask_session.rs. One difference on purpose: logout deletes the
+//! session instead of setting the name to None, so a logged-out visitor
+//! has no name at all (`--logout clear-name` does what Flask does, for
+//! comparison).
 
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
 
-use crate::cookie::{self, SESSION_COOKIE};
+use crate::flask_session::Session;
 use crate::form;
 use crate::inspector::{self, Inspector};
 use crate::log::Log;
 use crate::request::Request;
 use crate::response::Response;
-use crate::session::{
-    self, NoSession, SessionData, SessionError, SessionId, SessionLock, SessionSettings,
-    SessionStore,
-};
+use crate::session::{self, SessionSettings, SessionStore};
 use crate::template::{TemplateError, Templates, Value, escape_html};
 
 /// What can stop the app from loading. Each message says what to do;
@@ -141,97 +138,28 @@ impl App {
         sessions_page_html(self, "")?;
         Ok(())
     }
-
-    /// The visitor's live session, from the `session` cookie, for reading,
-    /// with the file's text for the inspector; or why there is none.
-    fn current_session(&self, request: &Request) -> Result<CurrentSession, NoSession> {
-        let id = session_id(request)?;
-        let (data, file_text) = self.sessions.load(&id)?;
-        Ok(CurrentSession {
-            id,
-            data,
-            file_text,
-        })
-    }
-
-    /// The visitor's live session, loaded under its lock, for changing it.
-    /// Until the lock is dropped no other request (in this process or
-    /// another on the same folder) can change or delete it, and a session
-    /// deleted before the lock was taken is simply not found.
-    fn locked_session(
-        &self,
-        request: &Request,
-    ) -> Result<(SessionLock<'_>, SessionData), NoSession> {
-        let id = session_id(request)?;
-        let lock = self
-            .sessions
-            .lock(&id)
-            .map_err(|error| NoSession::Unreadable(error.to_string()))?;
-        let (data, _) = self.sessions.load(&id)?;
-        Ok((lock, data))
-    }
 }
 
-/// A session read for a page, and its file's text as read.
-struct CurrentSession {
-    id: SessionId,
-    data: SessionData,
-    file_text: String,
-}
-
-impl CurrentSession {
-    /// The page, carrying the file's text so the inspector need not read
-    /// it again.
-    fn shown_on(self, response: Response) -> Response {
-        response.with_session_file(self.id.as_str(), self.file_text)
-    }
-}
-
-/// The session id the request carries: its `session` cookie values
-/// (`Request::cookie_values`), reduced to one well-formed id by
-/// `SessionId::from_cookie_values`, or why there is none. Whether a
-/// session exists for the id is for `SessionStore::load`.
-pub fn session_id(request: &Request) -> Result<SessionId, NoSession> {
-    SessionId::from_cookie_values(&request.cookie_values(SESSION_COOKIE))
-}
-
-/// What to do when the session cannot be found: a file that could not be
-/// read is the server's fault (503), anything else means "no session".
-fn unless_unreadable(app: &App, no_session: NoSession) -> Result<NoSession, Response> {
-    match no_session {
-        NoSession::Unreadable(error) => {
-            app.log
-                .error(&format!("a session file could not be read: {error}"));
-            Err(Response::error(
-                503,
-                "The server could not read your session just now; try again in a moment. \
-                 Nothing was lost: you are still logged in.",
-            ))
+/// `GET /`: the name in the session, or off to the login form.
+///
+/// ```python
+/// @app.route("/")
+/// def index():
+///     if not session.get("name"):
+///         return redirect("/login")
+///     return render_template("index.html")
+/// ```
+pub fn index(_request: &Request, app: &App, session: &mut Session) -> Response {
+    // An empty name (`--logout=clear-name`) counts as none, as Flask's
+    // `if not session.get("name")` has it.
+    match session.get("name").filter(|name| !name.is_empty()) {
+        Some(name) => page_or_500(app, 200, index_page(app, name)),
+        None if session.exists() => {
+            session.note_for_log("a session with no name");
+            Response::found("/login")
         }
-        other => Ok(other),
+        None => Response::found("/login"),
     }
-}
-
-/// `GET /`: the name in the session, or off to the login form. An empty
-/// name (`--logout=clear-name`) counts as none, as Flask's
-/// `if not session.get("name")` has it.
-pub fn index(request: &Request, app: &App) -> Response {
-    let no_session = match app.current_session(request) {
-        Ok(session) => match session.data.get("name").filter(|name| !name.is_empty()) {
-            Some(name) => {
-                let page = page_or_500(app, 200, index_page(app, name)).no_store_vary_cookie();
-                return session.shown_on(page);
-            }
-            None => "a session with no name".to_string(),
-        },
-        Err(no_session) => match unless_unreadable(app, no_session) {
-            Ok(no_session) => format!("no session: {}", no_session.reason()),
-            Err(response) => return response,
-        },
-    };
-    Response::found("/login")
-        .no_store_vary_cookie()
-        .with_log_note(&no_session)
 }
 
 /// `GET /login`: the form.
@@ -239,48 +167,32 @@ pub fn login_form(_request: &Request, app: &App) -> Response {
     page_or_500(app, 200, login_page(app, "", ""))
 }
 
-/// `POST /login`: check the name, then store it in a session with a new id.
-pub fn login(request: &Request, app: &App) -> Response {
+/// `POST /login`: check the name, then store it in the session, under a
+/// new id.
+///
+/// ```python
+/// @app.route("/login", methods=["POST", "GET"])
+/// def login():
+///     if request.method == "POST":
+///         session["name"] = request.form.get("name")
+///         return redirect("/")
+///     return render_template("login.html")
+/// ```
+pub fn login(request: &Request, app: &App, session: &mut Session) -> Response {
     let fields = match read_form(request) {
         Ok(fields) => fields,
         Err(response) => return response,
     };
     let typed = form::field(&fields, "name").unwrap_or_default();
-    let name = typed.trim();
-    if let Err(problem) = check_name(name) {
+    if let Err(problem) = check_name(typed.trim()) {
         let message = format!("<p class=\"error\">{}</p>", escape_html(&problem));
         return page_or_500(app, 400, login_page(app, &message, typed));
     }
-
-    // Always a fresh id, so an id someone knew before login (planted in the
-    // victim's browser, say) is worthless after it. What the old session
-    // held besides the name (the cart) moves to the new one, which takes
-    // the old one's place (`SessionStore::replace`); its lock is held until
-    // it is deleted, so a parallel add to it is either copied here or,
-    // coming later, finds no session.
-    let mut data = SessionData::new(session::unix_secs(SystemTime::now()));
-    let new_id = match app.locked_session(request) {
-        Ok((old_lock, old)) => {
-            for (key, value) in old.values() {
-                data.set(key, value);
-            }
-            data.set("name", name);
-            app.sessions.replace(&old_lock, &data)
-        }
-        Err(no_session) => match unless_unreadable(app, no_session) {
-            Ok(_) => {
-                data.set("name", name);
-                app.sessions.create(&data)
-            }
-            Err(response) => return response,
-        },
-    };
-    match new_id {
-        Ok(id) => Response::see_other("/")
-            .with_header("Set-Cookie", &cookie::set_session_cookie(id.as_str()))
-            .no_store_vary_cookie(),
-        Err(error) => session_error_page(app, &error),
-    }
+    // A fresh id, so an id someone knew before login (planted in the
+    // victim's browser, say) is worthless after it (session fixation).
+    session.renew_id();
+    session.set("name", typed.trim());
+    Response::see_other("/")
 }
 
 /// A name is 1 to 100 characters, after trimming, with no control
@@ -303,57 +215,28 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `GET` or `POST /logout`. By default the session file is deleted and
-/// the cookie expired. With `--logout=clear-name` it does what the Flask
-/// example's `session["name"] = None` does: the file and the cookie stay,
+/// `GET` or `POST /logout`. By default the session is deleted and the
+/// cookie expired. With `--logout=clear-name` it does what the Flask
+/// example does, `session["name"] = None`: the file and the cookie stay,
 /// with an empty name (NOTES.md puts the two side by side).
-pub fn logout(request: &Request, app: &App) -> Response {
-    let redirect = match request.method.as_str() {
+///
+/// ```python
+/// @app.route("/logout")
+/// def logout():
+///     session["name"] = None
+///     return redirect("/")
+/// ```
+pub fn logout(request: &Request, app: &App, session: &mut Session) -> Response {
+    match app.logout_mode {
+        LogoutMode::Delete => session.clear(),
+        LogoutMode::ClearName if session.exists() => session.set("name", ""),
+        LogoutMode::ClearName => {}
+    }
+    // A POST is answered 303, so the browser follows with a GET.
+    match request.method.as_str() {
         "POST" => Response::see_other("/"),
         _ => Response::found("/"),
-    };
-    if app.logout_mode == LogoutMode::ClearName {
-        return match app.locked_session(request) {
-            Ok((lock, mut data)) => {
-                data.set("name", "");
-                match app.sessions.save(&lock, &data) {
-                    Ok(()) => redirect.no_store_vary_cookie(),
-                    Err(error) => session_error_page(app, &error),
-                }
-            }
-            Err(no_session) => match unless_unreadable(app, no_session) {
-                Ok(no_session) => redirect
-                    .no_store_vary_cookie()
-                    .with_log_note(&format!("no session: {}", no_session.reason())),
-                Err(response) => response,
-            },
-        };
     }
-    if let Ok(id) = session_id(request) {
-        let deleted = app
-            .sessions
-            .lock(&id)
-            .and_then(|lock| app.sessions.destroy(&lock));
-        if let Err(error) = deleted {
-            // Saying "logged out" while the file still opens the session
-            // would be a lie the visitor might rely on.
-            app.log.error(&format!(
-                "logout of session {}: {error}",
-                session::short_id(&id)
-            ));
-            return Response::error(
-                500,
-                "The server could not delete your session, so you are still logged in. \
-                 The problem has been logged; please try again.",
-            );
-        }
-    }
-    // Only a browser that holds a session cookie is told to forget it.
-    let mut response = redirect;
-    if !request.cookie_values(SESSION_COOKIE).is_empty() {
-        response = response.with_header("Set-Cookie", &cookie::expire_session_cookie());
-    }
-    response.no_store_vary_cookie()
 }
 
 /// `GET /store`: the items, each with an "Add to cart" form.
@@ -361,9 +244,9 @@ pub fn store(_request: &Request, app: &App) -> Response {
     page_or_500(app, 200, store_page(app))
 }
 
-/// `POST /cart`: add item `id` to the session's cart, making a session if
-/// the visitor has none.
-pub fn add_to_cart(request: &Request, app: &App) -> Response {
+/// `POST /cart`: add item `id` to the session's cart; the first add makes
+/// a session (flask_session.rs stores it, with a new id).
+pub fn add_to_cart(request: &Request, app: &App, session: &mut Session) -> Response {
     let fields = match read_form(request) {
         Ok(fields) => fields,
         Err(response) => return response,
@@ -377,54 +260,15 @@ pub fn add_to_cart(request: &Request, app: &App) -> Response {
         let reason = format!("There is no item with id '{raw_id}' in the store.");
         return Response::error(400, &reason);
     };
-
-    // Read-modify-write under the session's lock: a parallel add waits for
-    // it, then reads the cart this one wrote; after a parallel logout there
-    // is nothing to load, and nothing is written back.
-    let no_session = match app.locked_session(request) {
-        Ok((lock, mut data)) => {
-            if let Err(response) = add_item(&mut data, item.id) {
-                return response;
-            }
-            return match app.sessions.save(&lock, &data) {
-                Ok(()) => Response::see_other("/cart").no_store_vary_cookie(),
-                Err(error) => session_error_page(app, &error),
-            };
-        }
-        Err(no_session) => match unless_unreadable(app, no_session) {
-            Ok(no_session) => no_session,
-            Err(response) => return response,
-        },
-    };
-    if session_id(request).is_ok_and(|id| app.sessions.was_replaced(&id)) {
-        // Sent before the browser saw its login's new cookie. A new session
-        // here would replace that cookie and log the visitor out; adding to
-        // the new session would let an old id reach it. So: neither.
-        return Response::error(
-            409,
-            "You logged in a moment ago, so your session changed while this item was on \
-             its way, and it was not added. Add it again from the store.",
-        )
-        .no_store_vary_cookie();
-    }
-
-    // No live session: this add starts one.
-    let mut data = SessionData::new(session::unix_secs(SystemTime::now()));
-    if let Err(response) = add_item(&mut data, item.id) {
+    if let Err(response) = add_item(session, item.id) {
         return response;
     }
-    match app.sessions.create(&data) {
-        Ok(id) => Response::see_other("/cart")
-            .with_header("Set-Cookie", &cookie::set_session_cookie(id.as_str()))
-            .no_store_vary_cookie()
-            .with_log_note(&format!("new session: {}", no_session.reason())),
-        Err(error) => session_error_page(app, &error),
-    }
+    Response::see_other("/cart")
 }
 
 /// The cart is a list of item ids in the order they were added: `2,2,5`.
-fn add_item(data: &mut SessionData, item_id: u32) -> Result<(), Response> {
-    let cart = data.get("cart").unwrap_or_default();
+fn add_item(session: &mut Session, item_id: u32) -> Result<(), Response> {
+    let cart = session.get("cart").unwrap_or_default();
     let count = cart.split(',').filter(|id| !id.is_empty()).count();
     if count >= MAX_CART_ITEMS {
         let reason = format!("The cart is full: it holds at most {MAX_CART_ITEMS} items.");
@@ -434,33 +278,20 @@ fn add_item(data: &mut SessionData, item_id: u32) -> Result<(), Response> {
         "" => item_id.to_string(),
         _ => format!("{cart},{item_id}"),
     };
-    data.set("cart", &cart);
+    session.set("cart", &cart);
     Ok(())
 }
 
 /// `GET /cart`: each item in the cart with its count.
-pub fn cart(request: &Request, app: &App) -> Response {
-    let session = match app.current_session(request) {
-        Ok(session) => session,
-        Err(no_session) => match unless_unreadable(app, no_session) {
-            Ok(no_session) => {
-                return page_or_500(app, 200, cart_page(app, ""))
-                    .no_store_vary_cookie()
-                    .with_log_note(&format!("no session: {}", no_session.reason()));
-            }
-            Err(response) => return response,
-        },
-    };
-    let cart = session.data.get("cart").unwrap_or_default().to_string();
-    let page = page_or_500(app, 200, cart_page(app, &cart)).no_store_vary_cookie();
-    session.shown_on(page)
+pub fn cart(_request: &Request, app: &App, session: &mut Session) -> Response {
+    let cart = session.get("cart").unwrap_or_default();
+    page_or_500(app, 200, cart_page(app, cart))
 }
 
 /// `GET /sessions/SECRET`: the sessions folder as `ls -l` and `cat` show
 /// it, the viewer's own file marked (router.rs checks the secret).
-pub fn sessions_page(request: &Request, app: &App) -> Response {
-    let viewer = session_id(request).ok();
-    match inspector::sessions_listing_html(&app.sessions, viewer.as_ref()) {
+pub fn sessions_page(_request: &Request, app: &App, session: &mut Session) -> Response {
+    match inspector::sessions_listing_html(&app.sessions, session.id()) {
         // The address holds the secret: no link from this page may carry
         // it to another site in a `Referer`.
         Ok(listing) => page_or_500(app, 200, sessions_page_html(app, &listing))
@@ -495,29 +326,6 @@ fn read_form(request: &Request) -> Result<Vec<(String, String)>, Response> {
     request
         .form()
         .map_err(|error| Response::error(400, &format!("{error}.")))
-}
-
-fn session_error_page(app: &App, error: &SessionError) -> Response {
-    match error {
-        SessionError::Full(_) => Response::error(
-            503,
-            "The server holds as many sessions as it is allowed to; try again later.",
-        ),
-        SessionError::Lock(_) => {
-            app.log.error(&error.to_string());
-            Response::error(
-                503,
-                "The server could not lock your session just now; try again in a moment.",
-            )
-        }
-        SessionError::Write { .. } | SessionError::Delete { .. } => {
-            app.log.error(&error.to_string());
-            Response::error(
-                500,
-                "The server could not save your session; the problem has been logged.",
-            )
-        }
-    }
 }
 
 /// A filled page, or a 500 naming the template mistake.

@@ -16,12 +16,13 @@
 //! since they repeat the visitor's cookies. The usual limits (8 KiB head,
 //! 64 KiB body) bound them.
 
+use crate::app::App;
 use crate::cookie;
 use crate::request::Request;
 use crate::response::{Response, TEXT};
 
 /// Any method on `/echo`: the head and body exactly as received.
-pub fn echo(request: &Request) -> Response {
+pub fn echo(request: &Request, _app: &App) -> Response {
     let mut bytes = request.raw_head.clone();
     bytes.extend_from_slice(&request.body);
     plain_text(bytes)
@@ -29,7 +30,7 @@ pub fn echo(request: &Request) -> Response {
 
 /// `GET /cookie`: every `name=value` pair of every `Cookie` header, in
 /// order, one a line.
-pub fn cookie(request: &Request) -> Response {
+pub fn cookie(request: &Request, _app: &App) -> Response {
     let mut text = String::new();
     for (name, value) in cookie::pairs(request.headers_named("cookie")) {
         text.push_str(&format!("{name}={value}\n"));

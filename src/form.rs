@@ -22,10 +22,28 @@ pub enum FormError {
     NotUtf8,
 }
 
-/// Decodes `%XX` escapes (and, in form bodies, `+` as a space). A `%` not
-/// followed by two hex digits is an error, not passed through: the client
-/// sent something else than it meant.
-pub fn percent_decode(bytes: &[u8], plus_as_space: bool) -> Result<Vec<u8>, &'static str> {
+/// Decodes `%XX` escapes: `/a%20b` is `/a b`. For paths, hosts and
+/// session values, where `+` is itself.
+pub fn percent_decode(bytes: &[u8]) -> Result<Vec<u8>, &'static str> {
+    decode(bytes, PlusSign::Itself)
+}
+
+/// Decodes a form field: `%XX` escapes, and `+` as a space, as a browser
+/// encodes `name=David+Smith`.
+pub fn form_decode(bytes: &[u8]) -> Result<Vec<u8>, &'static str> {
+    decode(bytes, PlusSign::Space)
+}
+
+/// What a `+` stands for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PlusSign {
+    Itself,
+    Space,
+}
+
+/// A `%` not followed by two hex digits is an error, not passed through:
+/// the client sent something else than it meant.
+fn decode(bytes: &[u8], plus_sign: PlusSign) -> Result<Vec<u8>, &'static str> {
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
@@ -39,7 +57,7 @@ pub fn percent_decode(bytes: &[u8], plus_as_space: bool) -> Result<Vec<u8>, &'st
                 }
                 i += 3;
             }
-            b'+' if plus_as_space => {
+            b'+' if plus_sign == PlusSign::Space => {
                 decoded.push(b' ');
                 i += 1;
             }
@@ -79,7 +97,7 @@ pub fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, FormError> {
 }
 
 fn decode_text(raw: &[u8]) -> Result<String, FormError> {
-    let bytes = percent_decode(raw, true).map_err(FormError::BadEscape)?;
+    let bytes = form_decode(raw).map_err(FormError::BadEscape)?;
     String::from_utf8(bytes).map_err(|_| FormError::NotUtf8)
 }
 
@@ -111,6 +129,6 @@ mod tests {
 
     #[test]
     fn paths_keep_plus_signs() {
-        assert_eq!(percent_decode(b"/a+b%2F", false).unwrap(), b"/a+b/");
+        assert_eq!(percent_decode(b"/a+b%2F").unwrap(), b"/a+b/");
     }
 }

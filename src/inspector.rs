@@ -25,7 +25,8 @@ use std::fmt::Write;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use crate::cookie::{self, SESSION_COOKIE};
+use crate::cookie::SESSION_COOKIE;
+use crate::flask_session::Answer;
 use crate::redirect_link::{
     INSPECTOR_COOKIE, LINK_WINDOW, LinkKey, RedirectLinks, set_inspector_cookie,
 };
@@ -61,43 +62,36 @@ impl Inspector {
     pub fn key_for_redirect(
         &self,
         request: &Request,
-        response: Response,
+        answer: &mut Answer,
         sessions: &SessionStore,
-    ) -> (Response, Option<LinkKey>) {
-        if response.header("location").is_none() {
-            return (response, None);
+    ) -> Option<LinkKey> {
+        answer.response.header("location")?;
+        if let Some(id) = &answer.session.new_id {
+            return Some(LinkKey::NewSessionId(id.as_str().to_string()));
         }
-        if let Some(id) = new_session_id(&response.headers) {
-            return (response, Some(LinkKey::NewSessionId(id)));
-        }
-        let ends_session = expires_session_cookie(&response);
+        let ends_session = answer.session.ended;
         if !ends_session
             && let Ok(id) = SessionId::from_cookie_values(&request.cookie_values(SESSION_COOKIE))
             && matches!(sessions.file_text(&id), Ok(Some(_)))
         {
             // A live session: only the browser that holds it sends its id.
-            return (
-                response,
-                Some(LinkKey::HeldSessionId(id.as_str().to_string())),
-            );
+            return Some(LinkKey::HeldSessionId(id.as_str().to_string()));
         }
         let continues_chain = !request.cookie_values(INSPECTOR_COOKIE).is_empty();
         if !ends_session && !continues_chain {
-            return (response, None);
+            return None;
         }
         let token = random_token();
         // Before the app's own `Set-Cookie`, if any: curl 7.88, given
         // `session=; Max-Age=0` and then another cookie in one answer,
         // writes the expired session back into its cookie jar.
-        let mut response = response;
-        let at = response
-            .headers
+        let headers = &mut answer.response.headers;
+        let at = headers
             .iter()
             .position(|(name, _)| name.eq_ignore_ascii_case("set-cookie"))
-            .unwrap_or(response.headers.len());
-        let cookie = ("Set-Cookie".to_string(), set_inspector_cookie(&token));
-        response.headers.insert(at, cookie);
-        (response, Some(LinkKey::InspectorCookie(token)))
+            .unwrap_or(headers.len());
+        headers.insert(at, ("Set-Cookie".to_string(), set_inspector_cookie(&token)));
+        Some(LinkKey::InspectorCookie(token))
     }
 
     /// Keeps a redirect just before it is written, so the browser's next
@@ -106,23 +100,16 @@ impl Inspector {
         &self,
         key: &LinkKey,
         request: &Request,
-        response: &Response,
+        answer: &Answer,
         response_bytes: &[u8],
-        handler: &'static str,
         sessions: &SessionStore,
     ) {
-        let Some(location) = response.header("location") else {
+        let Some(location) = answer.response.header("location") else {
             return;
         };
         // The redirects that led to this one come first in its chain.
         let mut hops = self.links.take(request);
-        hops.push(hop_html(
-            request,
-            response,
-            response_bytes,
-            handler,
-            sessions,
-        ));
+        hops.push(hop_html(request, answer, response_bytes, sessions));
         self.links.keep(key, location, &hops);
     }
 
@@ -130,25 +117,29 @@ impl Inspector {
     /// private: it now shows the visitor's own cookie.
     pub fn add_panel(
         &self,
-        mut response: Response,
+        mut answer: Answer,
         request: &Request,
-        handler: &'static str,
         sessions: &SessionStore,
-    ) -> Response {
-        let Ok(mut page) = String::from_utf8(std::mem::take(&mut response.body)) else {
-            return response;
+    ) -> Answer {
+        let body = std::mem::take(&mut answer.response.body);
+        let mut page = match String::from_utf8(body) {
+            Ok(page) => page,
+            Err(not_text) => {
+                answer.response.body = not_text.into_bytes();
+                return answer;
+            }
         };
         let chain = self.links.take(request);
-        if response.header("cache-control").is_none() {
-            response = response.no_store_vary_cookie();
+        if answer.response.header("cache-control").is_none() {
+            answer.response = answer.response.no_store_vary_cookie();
         }
-        let panel = panel_html(request, &response, handler, &chain, sessions);
+        let panel = panel_html(request, &answer, &chain, sessions);
         match page.rfind("</main>") {
             Some(end) => page.insert_str(end, &panel),
             None => page.push_str(&panel),
         }
-        response.body = page.into_bytes();
-        response
+        answer.response.body = page.into_bytes();
+        answer
     }
 
     /// Deletes redirects nobody followed in time (the sweeper calls this).
@@ -161,9 +152,8 @@ impl Inspector {
 /// wire, and what it did to the session.
 fn hop_html(
     request: &Request,
-    response: &Response,
+    answer: &Answer,
     response_bytes: &[u8],
-    handler: &'static str,
     sessions: &SessionStore,
 ) -> String {
     let request_head = String::from_utf8_lossy(&request.raw_head);
@@ -175,27 +165,11 @@ fn hop_html(
          <pre class=\"head request\">{}</pre>\n<pre class=\"head response\">{}</pre>\n{}</li>",
         escape_html(start_line),
         escape_html(status_line),
-        escape_html(handler),
+        escape_html(answer.handler),
         head_html(&request_head, "cookie"),
         head_html(&response_head, "set-cookie"),
-        session_html(request, response, sessions)
+        session_html(request, answer, sessions)
     )
-}
-
-/// The id a response's `Set-Cookie: session=ID; …` gives, if any.
-fn new_session_id(headers: &[(String, String)]) -> Option<String> {
-    headers
-        .iter()
-        .filter(|(name, _)| name.eq_ignore_ascii_case("set-cookie"))
-        .filter_map(|(_, value)| value.strip_prefix(SESSION_COOKIE)?.strip_prefix('='))
-        .map(|rest| rest.split(';').next().unwrap_or_default().to_string())
-        .find(|id| !id.is_empty())
-}
-
-fn expires_session_cookie(response: &Response) -> bool {
-    response.headers.iter().any(|(name, value)| {
-        name.eq_ignore_ascii_case("set-cookie") && *value == cookie::expire_session_cookie()
-    })
 }
 
 /// The head part of bytes that went over the wire.
@@ -257,14 +231,14 @@ fn response_head_so_far(response: &Response) -> String {
 }
 
 /// What this request did to the session, and the file as it is now.
-fn session_html(request: &Request, response: &Response, sessions: &SessionStore) -> String {
+fn session_html(request: &Request, answer: &Answer, sessions: &SessionStore) -> String {
     let dir = sessions.dir().display().to_string();
-    let new_id = new_session_id(&response.headers);
+    let report = &answer.session;
     let mut html = String::new();
-    if let Some(new_id) = new_id.as_deref().and_then(SessionId::parse) {
+    if let Some(new_id) = &report.new_id {
         html.push_str(&format!(
             "<p>This answer's <code>Set-Cookie</code> gives your browser a new id; its file was just written:</p>\n{}",
-            file_html(&dir, &new_id, sessions)
+            file_html(&dir, new_id, sessions)
         ));
     }
     // The same rule as the app's (`app::session_id`), so the panel names
@@ -281,7 +255,7 @@ fn session_html(request: &Request, response: &Response, sessions: &SessionStore)
         Err(_) => html.push_str(
             "<p>The <code>session</code> cookie is not 32 lowercase hex digits, so the server ignored it without touching the disk.</p>\n",
         ),
-        Ok(id) if expires_session_cookie(response) || new_id.is_some() => {
+        Ok(id) if report.ended || report.new_id.is_some() => {
             let gone = matches!(sessions.file_text(&id), Ok(None));
             html.push_str(&format!(
                 "<p>The file of the id your browser sent, <code>{}/{}</code>, {}.</p>\n",
@@ -290,10 +264,11 @@ fn session_html(request: &Request, response: &Response, sessions: &SessionStore)
                 if gone { "was deleted by this request" } else { "still exists" }
             ));
         }
-        Ok(id) => match &response.session_file {
-            // The handler read the file for this page: show that text.
-            Some(file) if file.id == id.as_str() => {
-                html.push_str(&file_text_html(&dir, &id, &file.text));
+        Ok(id) => match &report.file_read {
+            // The view's session was read from this file: show that text,
+            // byte for byte what the page was made from.
+            Some((read_id, text)) if *read_id == id => {
+                html.push_str(&file_text_html(&dir, &id, text));
             }
             _ => html.push_str(&file_html(&dir, &id, sessions)),
         },
@@ -338,8 +313,7 @@ fn handler_html(handler: &str) -> String {
 
 fn panel_html(
     request: &Request,
-    response: &Response,
-    handler: &'static str,
+    answer: &Answer,
     chain: &[String],
     sessions: &SessionStore,
 ) -> String {
@@ -381,12 +355,12 @@ fn panel_html(
     let _ = write!(
         html,
         "<h3>The answer's head</h3>\n<pre class=\"head response\">{}</pre>\n",
-        head_html(&response_head_so_far(response), "set-cookie")
+        head_html(&response_head_so_far(&answer.response), "set-cookie")
     );
     html.push_str("<h3>The session file</h3>\n");
-    html.push_str(&session_html(request, response, sessions));
+    html.push_str(&session_html(request, answer, sessions));
     html.push_str("<h3>The code that answered</h3>\n");
-    html.push_str(&handler_html(handler));
+    html.push_str(&handler_html(answer.handler));
     html.push_str(
         "<p class=\"note\">Every session file is listed on the sessions page, whose \
          address the server printed when it started: it is only for whoever started it. \

@@ -70,7 +70,8 @@
 //! body.rs          body bytes by Content-Length or chunks (no I/O)
 //! router.rs        (method, path) → handler; 404, 405 with Allow, OPTIONS
 //! cross_site.rs    another site's page cannot change a session (403)
-//! app.rs           the Flask routes: index, login, logout, store, cart
+//! flask_session.rs Flask's `session`: loaded before a view, stored after it
+//! app.rs           the Flask views: index, login, logout, store, cart
 //! echo.rs          /echo and /cookie: the request as the server read it
 //! inspector.rs     the panel on every page; the sessions page
 //! redirect_link.rs which redirect led here, told by a secret only that browser holds
@@ -81,6 +82,7 @@
 //! response.rs      Response → status line, headers, blank line, body
 //! template.rs      {{ name }} filled with escaped text
 //! log.rs           one line per request; --trace prints the raw heads
+//! mutex.rs         a lock taken even after a panic
 //! ```
 
 pub mod app;
@@ -89,9 +91,11 @@ pub mod connection;
 pub mod cookie;
 pub mod cross_site;
 pub mod echo;
+pub mod flask_session;
 pub mod form;
 pub mod inspector;
 pub mod log;
+pub mod mutex;
 pub mod redirect_link;
 pub mod request;
 pub mod response;

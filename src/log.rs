@@ -88,13 +88,15 @@ impl Log {
         }
     }
 
-    /// Logs one request and the answer that went back. `response_bytes` is
-    /// exactly what was written to the socket.
+    /// Logs one request and the answer that went back, with a remark such
+    /// as why there was no session. `response_bytes` is exactly what was
+    /// written to the socket.
     pub fn exchange(
         &self,
         peer: SocketAddr,
         request: &Request,
         response: &Response,
+        note: Option<&str>,
         response_bytes: &[u8],
     ) {
         if self.mode == LogMode::Quiet {
@@ -105,7 +107,7 @@ impl Log {
             text.push_str(&trace_head('>', &request.raw_head));
             text.push_str(&trace_head('<', response_bytes));
         }
-        text.push_str(&summary_line(peer, request, response));
+        text.push_str(&summary_line(peer, request, response, note));
         self.send(Output::Stdout(text));
     }
 
@@ -181,7 +183,12 @@ fn write_lines(lines: Receiver<Output>, dropped: &AtomicUsize) {
 }
 
 /// `PEER METHOD TARGET STATUS [-> LOCATION]  cookie: …  set-cookie: …`
-pub fn summary_line(peer: SocketAddr, request: &Request, response: &Response) -> String {
+pub fn summary_line(
+    peer: SocketAddr,
+    request: &Request,
+    response: &Response,
+    note: Option<&str>,
+) -> String {
     let mut line = format!(
         "{peer} {} {} {}",
         printable(&request.method),
@@ -211,7 +218,7 @@ pub fn summary_line(peer: SocketAddr, request: &Request, response: &Response) ->
     if set.iter().any(|cookie| cookie.ends_with('=')) {
         line.push_str(" (expired)");
     }
-    if let Some(note) = &response.log_note {
+    if let Some(note) = note {
         line.push_str(&format!("  ({})", printable(note)));
     }
     line.push('\n');

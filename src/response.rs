@@ -22,25 +22,26 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::template::escape_html;
 
-/// A response on its way out. Headers are in the order they will be sent.
+/// A response on its way out: exactly what goes on the wire. Headers are
+/// in the order they will be sent. (What the log line and the panel want
+/// to know about it travels beside it: router.rs's `Answer`.)
 #[derive(Debug, Clone)]
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
-    /// A remark for the server's log line, never sent: why this visitor
-    /// had no session (`no session: idle too long`).
-    pub log_note: Option<String>,
-    /// The session file this page was made from, as the handler read it;
-    /// never sent. The inspector shows it rather than read the file again.
-    pub session_file: Option<Box<SessionFileText>>,
 }
 
-/// A session file's id and its text as `cat` prints it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionFileText {
-    pub id: String,
-    pub text: String,
+/// The `Connection` header an answer ends with, if any (connection.rs
+/// decides, RFC 9112 §9.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionHeader {
+    /// HTTP/1.1 stays open without saying so.
+    Omitted,
+    /// `Connection: close`: this is the last answer on the connection.
+    Close,
+    /// `Connection: keep-alive`: an HTTP/1.0 client may send another.
+    KeepAlive,
 }
 
 pub const HTML: &str = "text/html; charset=utf-8";
@@ -53,8 +54,6 @@ impl Response {
             status,
             headers: vec![("Content-Type".to_string(), HTML.to_string())],
             body: html.into_bytes(),
-            log_note: None,
-            session_file: None,
         }
     }
 
@@ -64,8 +63,6 @@ impl Response {
             status,
             headers: Vec::new(),
             body: Vec::new(),
-            log_note: None,
-            session_file: None,
         }
     }
 
@@ -75,8 +72,6 @@ impl Response {
             status: 200,
             headers: vec![("Content-Type".to_string(), content_type.to_string())],
             body: bytes,
-            log_note: None,
-            session_file: None,
         }
     }
 
@@ -96,8 +91,6 @@ impl Response {
             status,
             headers: vec![("Location".to_string(), location.to_string())],
             body: Vec::new(),
-            log_note: None,
-            session_file: None,
         }
     }
 
@@ -111,19 +104,6 @@ impl Response {
             escape_html(reason)
         );
         Response::html(status, page)
-    }
-
-    pub fn with_log_note(mut self, note: &str) -> Self {
-        self.log_note = Some(note.to_string());
-        self
-    }
-
-    pub fn with_session_file(mut self, id: &str, text: String) -> Self {
-        self.session_file = Some(Box::new(SessionFileText {
-            id: id.to_string(),
-            text,
-        }));
-        self
     }
 
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
@@ -146,10 +126,19 @@ impl Response {
             .map(|(_, value)| value.as_str())
     }
 
-    /// The bytes that go on the wire. `head_only` answers a HEAD request:
-    /// the same head, `Content-Length` included, and no body.
-    /// `connection` is the `Connection` header to add, if any.
-    pub fn to_bytes(&self, head_only: bool, connection: Option<&str>) -> Vec<u8> {
+    /// The bytes that go on the wire: status line, headers, empty line,
+    /// body.
+    pub fn to_bytes(&self, connection: ConnectionHeader) -> Vec<u8> {
+        let mut out = self.head_bytes(connection);
+        if has_body(self.status) {
+            out.extend_from_slice(&self.body);
+        }
+        out
+    }
+
+    /// The answer to a HEAD request: the same head, `Content-Length`
+    /// included, and no body (RFC 9110 §9.3.2).
+    pub fn head_bytes(&self, connection: ConnectionHeader) -> Vec<u8> {
         let mut out = Vec::with_capacity(256 + self.body.len());
         out.extend_from_slice(status_line(self.status).as_bytes());
         push_header(&mut out, "Date", &http_date(SystemTime::now()));
@@ -159,13 +148,12 @@ impl Response {
         for (name, value) in &self.headers {
             push_header(&mut out, name, value);
         }
-        if let Some(connection) = connection {
-            push_header(&mut out, "Connection", connection);
+        match connection {
+            ConnectionHeader::Omitted => {}
+            ConnectionHeader::Close => push_header(&mut out, "Connection", "close"),
+            ConnectionHeader::KeepAlive => push_header(&mut out, "Connection", "keep-alive"),
         }
         out.extend_from_slice(b"\r\n");
-        if !head_only && has_body(self.status) {
-            out.extend_from_slice(&self.body);
-        }
         out
     }
 }
@@ -272,7 +260,7 @@ mod tests {
     #[test]
     fn head_answers_keep_the_length_and_drop_the_body() {
         let response = Response::html(200, "hello".to_string());
-        let text = String::from_utf8(response.to_bytes(true, None)).unwrap();
+        let text = String::from_utf8(response.head_bytes(ConnectionHeader::Omitted)).unwrap();
         assert!(text.starts_with("HTTP/1.1 200 OK\r\nDate: "));
         assert!(text.contains("\r\nContent-Length: 5\r\n"));
         assert!(text.ends_with("\r\n\r\n"));

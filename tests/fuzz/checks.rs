@@ -68,7 +68,8 @@ pub fn form_body(bytes: &[u8]) {
     if let Ok(fields) = form::parse_form(bytes) {
         assert!(fields.len() <= bytes.split(|&b| b == b'&').count());
     }
-    let _ = form::percent_decode(bytes, false);
+    let _ = form::percent_decode(bytes);
+    let _ = form::form_decode(bytes);
 }
 
 /// Whatever parses as a session file writes back to the same data.

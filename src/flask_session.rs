@@ -1,0 +1,382 @@
+//! Flask's `session`, by hand: loaded before the view, stored after it.
+//!
+//! ```python
+//! @app.route("/login", methods=["POST"])
+//! def login():
+//!     session["name"] = request.form["name"]
+//!     return redirect("/")
+//! ```
+//!
+//! Flask finds the session before `login` runs and stores it after it
+//! returns; the view only reads and writes a dict. `run_view` does the
+//! same, in the order the bytes need it:
+//!
+//! ```text
+//! Cookie: session=9c1e…          1. the cookie names an id, or none
+//! flock sessions/9c1e…           2. a view that changes it locks it
+//! read sessions/9c1e…            3. the file's values become a `Session`
+//! view(request, &mut session)    4. the view, as in Flask
+//! write + rename, or delete      5. what the view changed is stored
+//! Set-Cookie: session=…          6. a new id, or an expired cookie
+//! ```
+//!
+//! Real use adds three cases, handled here once, each named where it is:
+//! login asks for a **new id** (`Session::renew_id`), so an id someone
+//! planted before login is worthless after it; an add to the cart sent
+//! just before the browser saw its login's new cookie is a **racing add**
+//! (`409`, not a new session that would log the visitor out); and a file
+//! that exists but **cannot be read** is the server's fault (`503`), never
+//! "not logged in".
+
+use std::time::SystemTime;
+
+use crate::cookie;
+use crate::log::Log;
+use crate::request::Request;
+use crate::response::Response;
+use crate::session::{
+    self, NoSession, SessionData, SessionError, SessionId, SessionLock, SessionStore,
+};
+
+/// The visitor's session as a view sees it: Flask's `session` dict.
+#[derive(Debug)]
+pub struct Session {
+    /// The id of the live session found for the cookie. Without one,
+    /// `data` starts empty and is stored only if the view sets something.
+    id: Option<SessionId>,
+    data: SessionData,
+    change: Change,
+    /// A remark for the log line (`a session with no name`).
+    log_note: Option<String>,
+}
+
+/// What the view did to the session, so what to store afterwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Nothing,
+    /// Values set: save the file (or create it, with a new id).
+    Values,
+    /// Login: the values under a new id, the old file deleted.
+    NewId,
+    /// Logout: the file deleted and the cookie expired.
+    Cleared,
+}
+
+impl Session {
+    /// No session yet: empty, stored only if the view sets a value.
+    pub fn none() -> Session {
+        Session {
+            id: None,
+            data: SessionData::new(session::unix_secs(SystemTime::now())),
+            change: Change::Nothing,
+            log_note: None,
+        }
+    }
+
+    /// The session read from its file.
+    pub fn found(id: SessionId, data: SessionData) -> Session {
+        Session {
+            id: Some(id),
+            data,
+            change: Change::Nothing,
+            log_note: None,
+        }
+    }
+
+    /// `session.get("name")`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.data.get(key)
+    }
+
+    /// `session["name"] = "David"`.
+    pub fn set(&mut self, key: &str, value: &str) {
+        self.data.set(key, value);
+        if self.change == Change::Nothing {
+            self.change = Change::Values;
+        }
+    }
+
+    /// Store this session under a new id (login): whoever knew the old id
+    /// knows nothing now. Its lifetime starts again.
+    pub fn renew_id(&mut self) {
+        self.data.created_secs = session::unix_secs(SystemTime::now());
+        self.change = Change::NewId;
+    }
+
+    /// Delete the session and tell the browser to forget its cookie.
+    pub fn clear(&mut self) {
+        self.change = Change::Cleared;
+    }
+
+    /// Whether a live session was found for the visitor's cookie.
+    pub fn exists(&self) -> bool {
+        self.id.is_some()
+    }
+
+    /// The id of the live session found, if any.
+    pub fn id(&self) -> Option<&SessionId> {
+        self.id.as_ref()
+    }
+
+    /// What the view did to the session.
+    pub fn change(&self) -> Change {
+        self.change
+    }
+
+    /// A few words for the server's log line.
+    pub fn note_for_log(&mut self, note: &str) {
+        self.log_note = Some(note.to_string());
+    }
+}
+
+/// An answer, and what the log line and the panel want to know about it,
+/// which never goes on the wire.
+pub struct Answer {
+    pub response: Response,
+    /// `app::login`: the panel names it, so a reader can open the function.
+    pub handler: &'static str,
+    /// What happened to the session on the way (below).
+    pub session: SessionReport,
+}
+
+/// The session id the request carries: its `session` cookie values,
+/// reduced to one well-formed id by `SessionId::from_cookie_values`, or
+/// why there is none. Whether a session exists for it is for `load`.
+fn session_id(request: &Request) -> Result<SessionId, NoSession> {
+    SessionId::from_cookie_values(&request.cookie_values(cookie::SESSION_COOKIE))
+}
+
+/// What the log line and the inspector panel learn from the session's
+/// round trip; it never goes on the wire.
+#[derive(Debug, Default)]
+pub struct SessionReport {
+    /// `no session: idle too long`, `new session: no cookie`.
+    pub log_note: Option<String>,
+    /// The file the view's session was read from, and its text as read.
+    pub file_read: Option<(SessionId, String)>,
+    /// The id this answer's `Set-Cookie` gives.
+    pub new_id: Option<SessionId>,
+    /// This answer deleted the session and expired the cookie.
+    pub ended: bool,
+}
+
+/// Where sessions are kept, and where to report a fault.
+pub struct Store<'a> {
+    pub sessions: &'a SessionStore,
+    pub log: &'a Log,
+}
+
+/// Runs a view that only reads the session (`GET /`, `GET /cart`).
+pub fn run_view(
+    request: &Request,
+    store: Store,
+    view: impl FnOnce(&mut Session) -> Response,
+) -> (Response, SessionReport) {
+    run(request, &store, view, None)
+}
+
+/// Runs a view that changes the session (`POST /login`, `POST /cart`,
+/// `/logout`), holding the session's lock from its read to its write, so
+/// a parallel request waits and never loses this one's change.
+pub fn run_changing_view(
+    request: &Request,
+    store: Store,
+    view: impl FnOnce(&mut Session) -> Response,
+) -> (Response, SessionReport) {
+    // 1. The cookie names an id, or says why there is none.
+    let Ok(id) = session_id(request) else {
+        return run(request, &store, view, None);
+    };
+    // 2. Until `lock` is dropped, no other request (in this process or
+    //    another on the same folder) can change or delete this session.
+    match store.sessions.lock(&id) {
+        Ok(lock) => run(request, &store, view, Some(&lock)),
+        Err(error) => (session_error_page(&store, &error), SessionReport::default()),
+    }
+}
+
+fn run(
+    request: &Request,
+    store: &Store,
+    view: impl FnOnce(&mut Session) -> Response,
+    lock: Option<&SessionLock>,
+) -> (Response, SessionReport) {
+    let mut report = SessionReport::default();
+    let id = session_id(request);
+    // 3. The file's values. Reading counts as a use of the session.
+    let loaded = match &id {
+        Ok(id) => store
+            .sessions
+            .load(id)
+            .map(|(data, text)| (id.clone(), data, text)),
+        Err(no_session) => Err(no_session.clone()),
+    };
+    let (mut session, no_session) = match loaded {
+        Ok((id, data, text)) => {
+            report.file_read = Some((id.clone(), text));
+            (Session::found(id, data), None)
+        }
+        Err(NoSession::Unreadable(error)) => return (unreadable_session(store, &error), report),
+        Err(no_session) => (Session::none(), Some(no_session)),
+    };
+
+    // 4. The view, as in Flask.
+    let response = view(&mut session);
+
+    // 5 and 6. Store what the view changed, and tell the browser.
+    let stored = match session.change {
+        Change::Nothing => Ok(response),
+        Change::Values if session.exists() => save(store, lock, &session.data).map(|()| response),
+        Change::Values => start_session(store, request, &session.data, &mut report, response),
+        Change::NewId => renew_session(store, lock, &session, &mut report, response),
+        Change::Cleared => end_session(store, request, lock, &mut report, response),
+    };
+    let response = match stored {
+        Ok(response) if response.status < 400 => response.no_store_vary_cookie(),
+        Ok(response) => response,
+        Err(error_page) => return (error_page, report),
+    };
+    report.log_note = match (&no_session, session.change) {
+        _ if session.log_note.is_some() => session.log_note,
+        (Some(why), Change::Nothing) => Some(format!("no session: {}", why.reason())),
+        (Some(why), Change::Values) => Some(format!("new session: {}", why.reason())),
+        _ => None,
+    };
+    (response, report)
+}
+
+/// A live session's changed values, written back under its lock.
+fn save(store: &Store, lock: Option<&SessionLock>, data: &SessionData) -> Result<(), Response> {
+    let Some(lock) = lock else {
+        return Err(view_error(store, "a view changed a session it only read"));
+    };
+    store
+        .sessions
+        .save(lock, data)
+        .map_err(|error| session_error_page(store, &error))
+}
+
+/// The first value stored for a visitor without a session: a new file,
+/// a new id, `Set-Cookie`.
+fn start_session(
+    store: &Store,
+    request: &Request,
+    data: &SessionData,
+    report: &mut SessionReport,
+    response: Response,
+) -> Result<Response, Response> {
+    // The racing add: this request carries the id its login replaced a
+    // moment ago (sent before the browser saw the new cookie). A new
+    // session here would replace the login's cookie; adding to the login's
+    // session would let an old id reach it. So: neither.
+    if session_id(request).is_ok_and(|old| store.sessions.was_replaced(&old)) {
+        return Err(Response::error(
+            409,
+            "You logged in a moment ago, so your session changed while this item was on \
+             its way, and it was not added. Add it again from the store.",
+        )
+        .no_store_vary_cookie());
+    }
+    let id = store
+        .sessions
+        .create(data)
+        .map_err(|error| session_error_page(store, &error))?;
+    let response = response.with_header("Set-Cookie", &cookie::set_session_cookie(id.as_str()));
+    report.new_id = Some(id);
+    Ok(response)
+}
+
+/// Login: the values (the old session's cart, the new name) under a new
+/// id. The new file takes the old one's place, which is deleted under its
+/// lock, so a parallel add to it is either copied here or, coming later,
+/// finds no session.
+fn renew_session(
+    store: &Store,
+    lock: Option<&SessionLock>,
+    session: &Session,
+    report: &mut SessionReport,
+    response: Response,
+) -> Result<Response, Response> {
+    let new_id = match lock {
+        Some(old) if session.exists() => store.sessions.replace(old, &session.data),
+        _ => store.sessions.create(&session.data),
+    };
+    let id = new_id.map_err(|error| session_error_page(store, &error))?;
+    let response = response.with_header("Set-Cookie", &cookie::set_session_cookie(id.as_str()));
+    report.new_id = Some(id);
+    Ok(response)
+}
+
+/// Logout: the file deleted, the cookie expired. A file that could not be
+/// deleted is a 500, and no expired cookie: saying "logged out" while the
+/// file still opens the session would be a lie the visitor might rely on.
+fn end_session(
+    store: &Store,
+    request: &Request,
+    lock: Option<&SessionLock>,
+    report: &mut SessionReport,
+    response: Response,
+) -> Result<Response, Response> {
+    if let Some(lock) = lock
+        && let Err(error) = store.sessions.destroy(lock)
+    {
+        store.log.error(&format!(
+            "logout of session {}: {error}",
+            session::short_id(&lock.id)
+        ));
+        return Err(Response::error(
+            500,
+            "The server could not delete your session, so you are still logged in. \
+             The problem has been logged; please try again.",
+        ));
+    }
+    // Only a browser that holds a session cookie is told to forget it.
+    if request.cookie_values(cookie::SESSION_COOKIE).is_empty() {
+        return Ok(response);
+    }
+    report.ended = true;
+    Ok(response.with_header("Set-Cookie", &cookie::expire_session_cookie()))
+}
+
+/// A session file that exists but cannot be read (out of descriptors, an
+/// I/O error): the server's fault, and the visitor is still logged in.
+fn unreadable_session(store: &Store, error: &str) -> Response {
+    store
+        .log
+        .error(&format!("a session file could not be read: {error}"));
+    Response::error(
+        503,
+        "The server could not read your session just now; try again in a moment. \
+         Nothing was lost: you are still logged in.",
+    )
+}
+
+/// The page for a session that could not be stored, locked or deleted.
+pub fn session_error_page(store: &Store, error: &SessionError) -> Response {
+    match error {
+        SessionError::Full(_) => Response::error(
+            503,
+            "The server holds as many sessions as it is allowed to; try again later.",
+        ),
+        SessionError::Lock(_) => {
+            store.log.error(&error.to_string());
+            Response::error(
+                503,
+                "The server could not lock your session just now; try again in a moment.",
+            )
+        }
+        SessionError::Write { .. } | SessionError::Delete { .. } => {
+            store.log.error(&error.to_string());
+            Response::error(
+                500,
+                "The server could not save your session; the problem has been logged.",
+            )
+        }
+    }
+}
+
+/// A mistake in the code, not the visitor's: logged, and a 500.
+fn view_error(store: &Store, problem: &str) -> Response {
+    store.log.error(&format!("bug: {problem}"));
+    Response::error(500, "The server hit a bug; it has been logged.")
+}
