@@ -34,37 +34,22 @@
 //!
 //! One more thing another site can do: a sibling (`evil.class.example`
 //! beside `www.class.example`) may set a second `session` cookie for the
-//! whole domain. The browser then sends both, and the server cannot tell
-//! which is the visitor's own; a request that would change a session is
-//! refused, `400`, rather than start a session whose `Set-Cookie` would
-//! replace the visitor's (`SessionId::from_cookie_values` says why).
+//! whole domain. flask_session.rs refuses a change then, `400`.
 //!
 //! Go's `net/http` `CrossOriginProtection` and the OWASP CSRF cheat sheet
-//! describe the same rule (OWASP lists `Referer` as the fallback). It lets every non-browser client through: it
-//! protects a visitor's browser from other sites, not the server from
-//! clients. router.rs applies it to `POST /login`, `POST /cart` and
+//! describe the same rule (OWASP lists `Referer` as the fallback). It
+//! lets every non-browser client through: it protects a visitor's browser
+//! from other sites, not the server from clients. router.rs applies it to `POST /login`, `POST /cart` and
 //! `/logout`; reading pages is never refused.
 
-use crate::cookie::SESSION_COOKIE;
 use crate::request::Request;
 use crate::response::Response;
-use crate::session::{NoSession, SessionId};
 
-/// `None` when the request may go on; otherwise the `403` (another site's
-/// page sent it) or `400` (two session ids) that refuses it.
+/// `None` when the request may go on; otherwise the `403` that refuses it.
 pub fn refusal(request: &Request) -> Option<Response> {
-    let session_ids = SessionId::from_cookie_values(&request.cookie_values(SESSION_COOKIE));
-    if let Err(NoSession::SeveralIds) = session_ids {
-        return Some(Response::error(
-            400,
-            "Your browser sent two session cookies with different ids, so this server \
-             cannot tell which one is yours; usually another site under the same domain \
-             set the second one. Nothing was changed. Clear this site's cookies (in \
-             Chromium: the icon left of the address, then Cookies and site data; in \
-             Firefox: the padlock, then Clear cookies and site data) and log in again.",
-        ));
-    }
-    let problem = cross_site_problem(request)?;
+    // `None`: this site's own page, or no browser at all (curl).
+    let problem = cross_site_problem(request);
+    let problem = problem?;
     let reason = format!(
         "This request was started by another site's page ({problem}), so it may not \
          log you in, log you out or change your cart. Nothing was changed; use this \
@@ -146,18 +131,5 @@ mod tests {
         assert!(
             problem("Origin: http://evil.example\r\nReferer: http://127.0.0.1:8080/\r\n").is_some()
         );
-    }
-
-    #[test]
-    fn two_different_session_ids_are_refused_with_400() {
-        let one = "0123456789abcdef0123456789abcdef";
-        let two = "fedcba9876543210fedcba9876543210";
-        let refused = |cookies: &str| {
-            let head = format!("POST /cart HTTP/1.1\r\nHost: a\r\nCookie: {cookies}\r\n\r\n");
-            refusal(&parse_head(head.as_bytes()).unwrap()).map(|response| response.status)
-        };
-        assert_eq!(refused(&format!("session={one}; session={two}")), Some(400));
-        assert_eq!(refused(&format!("session={one}; session={one}")), None);
-        assert_eq!(refused(&format!("session=junk; session={one}")), None);
     }
 }

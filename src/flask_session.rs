@@ -170,9 +170,11 @@ pub struct Store<'a> {
 pub fn run_view(
     request: &Request,
     store: Store,
-    view: impl FnOnce(&mut Session) -> Response,
+    view: &dyn Fn(&mut Session) -> Response,
 ) -> (Response, SessionReport) {
-    run(request, &store, view, None)
+    // 1. The cookie names an id, or says why there is none.
+    let id = session_id(request);
+    run(&store, id, None, view)
 }
 
 /// Runs a view that changes the session (`POST /login`, `POST /cart`,
@@ -181,28 +183,33 @@ pub fn run_view(
 pub fn run_changing_view(
     request: &Request,
     store: Store,
-    view: impl FnOnce(&mut Session) -> Response,
+    view: &dyn Fn(&mut Session) -> Response,
 ) -> (Response, SessionReport) {
     // 1. The cookie names an id, or says why there is none.
-    let Ok(id) = session_id(request) else {
-        return run(request, &store, view, None);
-    };
-    // 2. Until `lock` is dropped, no other request (in this process or
-    //    another on the same folder) can change or delete this session.
-    match store.sessions.lock(&id) {
-        Ok(lock) => run(request, &store, view, Some(&lock)),
-        Err(error) => (session_error_page(&store, &error), SessionReport::default()),
+    let id = session_id(request);
+    match &id {
+        // Two different ids: a sibling site planted one (cookie tossing),
+        // and any change would land in a session that may not be this
+        // visitor's, or start one whose cookie replaces theirs. Refused.
+        Err(NoSession::SeveralIds) => (two_session_cookies(), SessionReport::default()),
+        // 2. Until `lock` is dropped, no other request (in this process
+        //    or another on the same folder) can change or delete it.
+        Ok(live_or_not) => match store.sessions.lock(live_or_not) {
+            Ok(lock) => run(&store, id.clone(), Some(&lock), view),
+            Err(error) => (session_error_page(&store, &error), SessionReport::default()),
+        },
+        Err(_) => run(&store, id, None, view),
     }
 }
 
+/// Steps 3 to 6 (see the module doc): read, the view, store, tell.
 fn run(
-    request: &Request,
     store: &Store,
-    view: impl FnOnce(&mut Session) -> Response,
+    id: Result<SessionId, NoSession>,
     lock: Option<&SessionLock>,
+    view: &dyn Fn(&mut Session) -> Response,
 ) -> (Response, SessionReport) {
     let mut report = SessionReport::default();
-    let id = session_id(request);
     // 3. The file's values. Reading counts as a use of the session.
     let loaded = match &id {
         Ok(id) => store
@@ -227,9 +234,9 @@ fn run(
     let stored = match session.change {
         Change::Nothing => Ok(response),
         Change::Values if session.exists() => save(store, lock, &session.data).map(|()| response),
-        Change::Values => start_session(store, request, &session.data, &mut report, response),
+        Change::Values => start_session(store, &id, &session.data, &mut report, response),
         Change::NewId => renew_session(store, lock, &session, &mut report, response),
-        Change::Cleared => end_session(store, request, lock, &mut report, response),
+        Change::Cleared => end_session(store, &id, lock, &mut report, response),
     };
     let response = match stored {
         Ok(response) if response.status < 400 => response.no_store_vary_cookie(),
@@ -260,7 +267,7 @@ fn save(store: &Store, lock: Option<&SessionLock>, data: &SessionData) -> Result
 /// a new id, `Set-Cookie`.
 fn start_session(
     store: &Store,
-    request: &Request,
+    sent_id: &Result<SessionId, NoSession>,
     data: &SessionData,
     report: &mut SessionReport,
     response: Response,
@@ -269,7 +276,10 @@ fn start_session(
     // moment ago (sent before the browser saw the new cookie). A new
     // session here would replace the login's cookie; adding to the login's
     // session would let an old id reach it. So: neither.
-    if session_id(request).is_ok_and(|old| store.sessions.was_replaced(&old)) {
+    if sent_id
+        .as_ref()
+        .is_ok_and(|old| store.sessions.was_replaced(old))
+    {
         return Err(Response::error(
             409,
             "You logged in a moment ago, so your session changed while this item was on \
@@ -312,7 +322,7 @@ fn renew_session(
 /// file still opens the session would be a lie the visitor might rely on.
 fn end_session(
     store: &Store,
-    request: &Request,
+    sent_id: &Result<SessionId, NoSession>,
     lock: Option<&SessionLock>,
     report: &mut SessionReport,
     response: Response,
@@ -331,11 +341,23 @@ fn end_session(
         ));
     }
     // Only a browser that holds a session cookie is told to forget it.
-    if request.cookie_values(cookie::SESSION_COOKIE).is_empty() {
+    if matches!(sent_id, Err(NoSession::NoCookie)) {
         return Ok(response);
     }
     report.ended = true;
     Ok(response.with_header("Set-Cookie", &cookie::expire_session_cookie()))
+}
+
+/// The page for two `session` cookies with different ids.
+fn two_session_cookies() -> Response {
+    Response::error(
+        400,
+        "Your browser sent two session cookies with different ids, so this server \
+         cannot tell which one is yours; usually another site under the same domain \
+         set the second one. Nothing was changed. Clear this site's cookies (in \
+         Chromium: the icon left of the address, then Cookies and site data; in \
+         Firefox: the padlock, then Clear cookies and site data) and log in again.",
+    )
 }
 
 /// A session file that exists but cannot be read (out of descriptors, an

@@ -7,53 +7,62 @@
 //! visitor in the file `sessions/9c1e…`. Like the hand stamp at an amusement
 //! park, the cookie says "this one was here before", nothing more.
 //!
-//! # One login, in the order the code runs
+//! # One login, in the order a debugger meets it
 //!
-//! `curl -d name=David http://127.0.0.1:8080/login`, followed through the
-//! source. Each step names the file and the function a debugger stops in.
-//! Steps marked *(skip at first)* are machinery a first reading can pass
-//! over.
+//! `curl -d name=David http://127.0.0.1:8080/login`, with the server
+//! started as NOTES.md's debugging section starts it (`--single-thread
+//! --no-inspector`, so one thread does everything and no panel code runs).
+//! Before the first request, `main` turned the flags into a `Config`, and
+//! `server::start` loaded the templates and sessions folder and bound the
+//! socket. Then, in order, the functions a breakpoint on each stops in
+//! (`tests/debugging.rs` runs this login under gdb and checks the order):
 //!
-//! 1. `main.rs` `main`: the flags become a `Config`; `server::start` loads
-//!    the templates, items and sessions folder (`app::App::load`) and binds
-//!    the socket, whose options every connection inherits
-//!    (`connection::prepare_listener`); `listening on http://…` is
-//!    printed; `Server::run`.
-//! 2. `server.rs` `WorkerPool::work`: a worker thread waiting in
-//!    `listener.accept()` gets the connection's `TcpStream`, and `has_room`
-//!    counts it in *(skip at first: the worker pool and the connection
-//!    cap)*.
-//! 3. `connection.rs` `serve_connection` → `read_request` →
-//!    `Connection::read_head`, which calls `Connection::receive_more` (the
-//!    `read` on the socket) until `request::find_head_end` finds the empty
-//!    line that ends the head.
-//! 4. `request.rs` `parse_head`: httparse splits the head; the request
-//!    line, target and `Host` are checked *(skip at first: the smuggling
-//!    defences in `check_request_line`, `body_framing`, `chunked_last`)*.
-//! 5. `body.rs` `BodyDecoder::decode` takes the 10 bytes `name=David` off
-//!    the buffer, fed by `Connection::read_body` *(skip at first: chunked
-//!    bodies)*.
-//! 6. `router.rs` `route` → `answer`: a login changes a session, so
-//!    `cross_site::refusal` first checks that no other site's page sent it
-//!    *(skip at first)*; then `("POST", "/login")` → `app::login`.
-//! 7. `app.rs` `login`: `read_form` → `form::parse_form` gives the name;
-//!    `check_name`; `App::locked_session` looks for an old session
-//!    (`app::session_id` → `Request::cookie_values` → `cookie::values_named`,
-//!    then `session::SessionId::from_cookie_values` → `SessionId::parse`).
-//! 8. `session.rs` `SessionStore::create` → `SessionId::new_random` →
-//!    `SessionStore::write`: `SessionData::to_file_text`, a temporary file,
-//!    then a rename to `sessions/ID`.
-//! 9. `cookie.rs` `set_session_cookie` makes the `Set-Cookie` value;
-//!    `response.rs` `Response::see_other("/")` the `303`.
-//! 10. Back in `connection.rs`: `Response::to_bytes` writes the status
-//!     line, headers, empty line and body; the inspector keeps this
-//!     redirect for the page it leads to, under the new session id
-//!     (`Inspector::key_for_redirect`, `Inspector::remember_redirect`,
-//!     *skip at first*); `Log::exchange` queues the log line; and
-//!     `write_all_by` sends the bytes.
-//! 11. The browser follows the `303` with `GET /` and the cookie: the same
-//!     path to `app::index`, and then `router::route` adds the inspector
-//!     panel (`Inspector::add_panel`) to the page before it goes out.
+//! ```text
+//! server::Server::run_single_thread      accept: the connection's TcpStream
+//! connection::serve_connection           one connection: read, answer, write, again
+//! connection::read_request               the head, then the body
+//! connection::Connection::read_head      read until the empty line that ends the head
+//! request::find_head_end                 has the empty line arrived yet?
+//! request::parse_head                    the head's bytes become a Request (httparse)
+//! connection::Connection::read_body      the body: Content-Length: 10 more bytes
+//! body::BodyDecoder::decode              name=David, taken off the buffer
+//! connection::answer_catching_panics     a panic below becomes a 500 for this request
+//! router::route                          ROUTES: POST /login → app::login
+//! cross_site::refusal                    did another site's page send this?
+//! flask_session::run_changing_view       the session around the view, as Flask does
+//! request::Request::cookie_values        Cookie: ... session=? (none here)
+//! app::login                             the view: check the name, store it
+//! form::parse_form                       name=David → ("name", "David")
+//! app::check_name                        1 to 100 characters, no control characters
+//! flask_session::Session::renew_id       a new id at login: fixation is worthless
+//! flask_session::Session::set            session["name"] = "David"
+//! flask_session::renew_session           store it: a new file, a new id
+//! session::SessionStore::create          room for one more, then write
+//! session::id::SessionId::new_random     128 random bits: the hand stamp
+//! session::SessionStore::write           a temporary file, renamed to sessions/ID
+//! cookie::set_session_cookie             Set-Cookie: session=ID; Path=/; HttpOnly; ...
+//! response::Response::to_bytes           status line, headers, empty line, body
+//! log::Log::exchange                     the log line, queued for the log thread
+//! connection::socket::write_all_by       the bytes go out
+//! ```
+//!
+//! Three of these are machinery a first reading can step over: the
+//! strict checks inside `parse_head` (request/strict.rs: smuggling and
+//! grammar defences), the cap and eviction inside `create`
+//! (session/limits.rs), and `write_all_by`'s deadline (connection/socket.rs).
+//! A backtrace at `app::login` shows, between `answer_catching_panics` and
+//! `router::route`, a few frames of std's `catch_unwind` (`std::panicking::
+//! try` and its closures): that is the net that turns a panic into a 500,
+//! nothing else. The browser then follows the `303` with `GET /` and the
+//! cookie: the same path to `app::index` through `flask_session::run_view`,
+//! which reads `sessions/ID` (`SessionStore::load`). With the panel on,
+//! `router::route` also adds it to the page (`Inspector::add_panel`), and
+//! connection.rs keeps each redirect for the page it leads to
+//! (`Inspector::remember_redirect`).
+//!
+//! Without `--single-thread`, a worker thread of server/pool.rs does the
+//! accepting (`WorkerPool::work`, which also admits the connection under
+//! the connection cap) and then calls the same `serve_connection`.
 //!
 //! # The files, in that order
 //!

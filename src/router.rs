@@ -201,8 +201,8 @@ fn answer(request: &Request, app: &App) -> Answer {
                 sessions: &app.sessions,
                 log: &app.log,
             };
-            let (response, session) =
-                flask_session::run_view(request, store, |session| view(request, app, session));
+            let view_with_session = |session: &mut Session| view(request, app, session);
+            let (response, session) = flask_session::run_view(request, store, &view_with_session);
             Answer {
                 response,
                 handler: route.name,
@@ -210,8 +210,7 @@ fn answer(request: &Request, app: &App) -> Answer {
             }
         }
         Handler::ChangesSession(view) => {
-            // Another site's page, or a second session cookie, changes
-            // nothing *(skip at first)*.
+            // Another site's page changes nothing *(skip at first)*.
             if let Some(refusal) = cross_site::refusal(request) {
                 return plain(refusal, "cross_site::refusal");
             }
@@ -219,9 +218,9 @@ fn answer(request: &Request, app: &App) -> Answer {
                 sessions: &app.sessions,
                 log: &app.log,
             };
-            let (response, session) = flask_session::run_changing_view(request, store, |session| {
-                view(request, app, session)
-            });
+            let view_with_session = |session: &mut Session| view(request, app, session);
+            let (response, session) =
+                flask_session::run_changing_view(request, store, &view_with_session);
             Answer {
                 response,
                 handler: route.name,

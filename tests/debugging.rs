@@ -102,11 +102,13 @@ fn the_gdb_steps_in_the_notes_show_what_they_promise() {
     read_until("STOP 2 cookie_values");
     read_until("Value returned is $1 = Vec(size=0)");
     read_until("STOP 3 new_random");
-    let drawn = read_until("Value returned is $2 = handstamp::session::SessionId (\"");
+    let drawn = read_until("Value returned is $2 = handstamp::session::id::SessionId (\"");
     let id = drawn.split('"').nth(1).unwrap().to_string();
     assert_eq!(id.len(), 32, "{drawn}");
     read_until("STOP 4 write");
-    read_until(&format!("$3 = handstamp::session::SessionId (\"{id}\")"));
+    read_until(&format!(
+        "$3 = handstamp::session::id::SessionId (\"{id}\")"
+    ));
     read_until("$4 = Vec(size=1) = {(\"name\", \"David\")}");
     read_until("STOP 5 set_session_cookie");
     read_until(&format!(
@@ -127,7 +129,9 @@ fn the_gdb_steps_in_the_notes_show_what_they_promise() {
         "GET / HTTP/1.1\r\nHost: a\r\nCookie: session={id}\r\nConnection: close\r\n\r\n"
     ));
     read_until("STOP 7 load");
-    read_until(&format!("$8 = handstamp::session::SessionId (\"{id}\")"));
+    read_until(&format!(
+        "$8 = handstamp::session::id::SessionId (\"{id}\")"
+    ));
     read_until("STOP 8 from_file_text");
     let file_text = read_until("$9 = \"created=");
     assert!(file_text.ends_with("\\nname=David\\n\""), "{file_text}");
@@ -135,5 +139,102 @@ fn the_gdb_steps_in_the_notes_show_what_they_promise() {
     assert!(
         status.success(),
         "gdb ended with {status}; transcript:\n{transcript}"
+    );
+}
+
+/// The functions src/lib.rs names for one login, in its order: the first
+/// ```text block under "One login, in the order a debugger meets it".
+fn lib_rs_walk() -> Vec<String> {
+    let lib = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/lib.rs")).unwrap();
+    let section = lib
+        .split("# One login, in the order a debugger meets it")
+        .nth(1)
+        .expect("lib.rs has the login walk");
+    let block = section
+        .split("//! ```text\n")
+        .nth(1)
+        .expect("the walk is a ```text block");
+    block
+        .lines()
+        .take_while(|line| !line.starts_with("//! ```"))
+        .filter_map(|line| line.strip_prefix("//! "))
+        .filter_map(|line| line.split_whitespace().next())
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+#[ignore = "needs rust-gdb and gdb (apt-get install gdb); .ci/run runs it"]
+fn lib_rs_names_the_functions_of_a_login_in_the_order_gdb_stops_in_them() {
+    let walk = lib_rs_walk();
+    assert!(walk.len() > 20, "{walk:?}");
+    let temp = TempDir::new("gdb-walk");
+    let sessions = temp.0.join("sessions");
+    let sessions_arg = sessions.display().to_string();
+    // tests/gdb/order.py puts a breakpoint on each, which says its name.
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/gdb/order.py");
+    let child = Command::new("rust-gdb")
+        .args(["-q", "-batch", "-x", script, "--args", common::BINARY])
+        .args(["--single-thread", "--no-inspector", "--addr", "127.0.0.1:0"])
+        .args(["--www", common::WWW_DIR, "--sessions", &sessions_arg])
+        .env("HANDSTAMP_WALK", walk.join("\n"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("rust-gdb must be installed to run this test (apt-get install gdb)");
+    let mut gdb = KillOnDrop(child, sessions_arg);
+    let (lines_out, lines) = mpsc::channel::<String>();
+    let stdout = BufReader::new(gdb.0.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for line in stdout.lines().map_while(Result::ok) {
+            if lines_out.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let mut transcript = String::new();
+    let mut hits: Vec<String> = Vec::new();
+    let next_line = || match lines.recv_timeout(Duration::from_secs(60)) {
+        Ok(line) => line,
+        Err(_) => panic!("gdb went quiet"),
+    };
+    let addr = loop {
+        let line = next_line();
+        transcript.push_str(&line);
+        transcript.push('\n');
+        if let Some(hit) = line.strip_prefix("HIT ") {
+            hits.push(hit.to_string());
+        }
+        if let Some(addr) = line.trim().strip_prefix("listening on http://") {
+            break addr.parse().unwrap();
+        }
+    };
+    let mut login = Client::connect(addr);
+    let request = post_form_request("/login", "name=David", None).replacen(
+        "\r\n\r\n",
+        "\r\nConnection: close\r\n\r\n",
+        1,
+    );
+    login.send(&request);
+    let last = walk.last().unwrap().clone();
+    while !hits.contains(&last) {
+        let line = next_line();
+        transcript.push_str(&line);
+        transcript.push('\n');
+        if let Some(hit) = line.strip_prefix("HIT ") {
+            hits.push(hit.to_string());
+        }
+    }
+    assert_eq!(login.read_reply().status(), 303);
+    // Each function's first stop, in the order they came.
+    let mut first_stops: Vec<String> = Vec::new();
+    for hit in hits {
+        if !first_stops.contains(&hit) {
+            first_stops.push(hit);
+        }
+    }
+    assert_eq!(
+        first_stops, walk,
+        "gdb stopped in this order, not lib.rs's; transcript:\n{transcript}"
     );
 }

@@ -16,7 +16,7 @@ break handstamp::request::parse_head
 # 2. The Cookie header, parsed: the values of the `session` cookie.
 break handstamp::request::Request::cookie_values
 # 3. A new session id is drawn.
-break handstamp::session::SessionId::new_random
+break handstamp::session::id::SessionId::new_random
 # 4. The session file is written (temporary file, then rename).
 break handstamp::session::SessionStore::write
 # 5. The Set-Cookie header is made.
@@ -48,7 +48,7 @@ print response.headers
 # The next request brings the cookie back: watch the file being found.
 delete
 break handstamp::session::SessionStore::load
-break handstamp::session::SessionData::from_file_text
+break handstamp::session::file::SessionData::from_file_text
 continue
 echo STOP 7 load\n
 print *id
