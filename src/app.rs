@@ -108,7 +108,7 @@ impl App {
             path: sessions_dir.clone(),
             source,
         };
-        let sessions = SessionStore::open(settings, log.clone()).map_err(not_writable)?;
+        let sessions = SessionStore::open(settings).map_err(not_writable)?;
         let inspector = match inspector_on {
             true => Some(Inspector::open(&sessions_dir).map_err(not_writable)?),
             false => None,

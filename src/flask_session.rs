@@ -224,6 +224,16 @@ fn run(
             (Session::found(id, data), None)
         }
         Err(NoSession::Unreadable(error)) => return (unreadable_session(store, &error), report),
+        Err(NoSession::Corrupt(problem)) => {
+            // Not trusted, and said where the server's faults go: stderr.
+            if let Ok(id) = &id {
+                store.log.error(&format!(
+                    "session {}: corrupt session file: {problem}; treated as no session",
+                    id.short()
+                ));
+            }
+            (Session::none(), Some(NoSession::Corrupt(problem)))
+        }
         Err(no_session) => (Session::none(), Some(no_session)),
     };
 
@@ -308,7 +318,16 @@ fn renew_session(
     response: Response,
 ) -> Result<Response, Response> {
     let new_id = match lock {
-        Some(old) if session.exists() => store.sessions.replace(old, &session.data),
+        Some(old) if session.exists() => {
+            let new_id = store.sessions.replace(old, &session.data);
+            if new_id.is_ok()
+                && let Err(error) = store.sessions.destroy(old)
+            {
+                // The new session stands; the old one will expire.
+                store.log.error(&error.to_string());
+            }
+            new_id
+        }
         _ => store.sessions.create(&session.data),
     };
     let id = new_id.map_err(|error| session_error_page(store, &error))?;
@@ -330,10 +349,9 @@ fn end_session(
     if let Some(lock) = lock
         && let Err(error) = store.sessions.destroy(lock)
     {
-        store.log.error(&format!(
-            "logout of session {}: {error}",
-            session::short_id(&lock.id)
-        ));
+        store
+            .log
+            .error(&format!("logout of session {}: {error}", lock.id.short()));
         return Err(Response::error(
             500,
             "The server could not delete your session, so you are still logged in. \

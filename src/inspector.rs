@@ -33,7 +33,7 @@ use crate::redirect_link::{
 use crate::request::Request;
 use crate::response::{self, Response};
 use crate::session::{NoSession, SessionId, SessionStore, random_token, unix_secs};
-use crate::template::escape_html;
+use crate::template::{escape_html, push_escaped};
 
 /// The sessions page shows at most this many files (a folder may hold
 /// 100,000).
@@ -174,11 +174,7 @@ fn hop_html(
 
 /// The head part of bytes that went over the wire.
 fn head_text(bytes: &[u8]) -> String {
-    let end = bytes
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")
-        .map_or(bytes.len(), |blank_line| blank_line + 4);
-    String::from_utf8_lossy(&bytes[..end]).into_owned()
+    String::from_utf8_lossy(&bytes[..response::head_len(bytes)]).into_owned()
 }
 
 /// Lines of a head as HTML: escaped, control characters shown as `\xNN`,
@@ -209,12 +205,7 @@ fn push_visible(html: &mut String, line: &str) {
             c if c.is_control() => {
                 let _ = write!(html, "\\x{:02x}", c as u32);
             }
-            '&' => html.push_str("&amp;"),
-            '<' => html.push_str("&lt;"),
-            '>' => html.push_str("&gt;"),
-            '"' => html.push_str("&quot;"),
-            '\'' => html.push_str("&#39;"),
-            c => html.push(c),
+            c => push_escaped(html, c),
         }
     }
 }

@@ -88,9 +88,9 @@
 //! cookie.rs        Cookie header in, Set-Cookie line out
 //! session.rs       ids and sessions/ID files, written atomically
 //! form.rs          %XX decoding: form bodies, request paths, session values
+//! log.rs           one line per request; --trace prints the raw heads
 //! response.rs      Response → status line, headers, blank line, body
 //! template.rs      {{ name }} filled with escaped text
-//! log.rs           one line per request; --trace prints the raw heads
 //! mutex.rs         a lock taken even after a panic
 //! ```
 

@@ -30,7 +30,8 @@ use std::sync::mpsc::{Receiver, SyncSender};
 
 use crate::cookie::SESSION_COOKIE;
 use crate::request::{Request, RequestError};
-use crate::response::Response;
+use crate::response::{self, Response};
+use crate::session::SessionId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogMode {
@@ -229,12 +230,12 @@ fn list_or_dash(list: &str) -> &str {
     if list.is_empty() { "-" } else { list }
 }
 
-/// A session id as the log shows it: `cfe58611…`. A value that is not an
-/// id (the client made it up) is shown escaped, at most 40 characters.
+/// A session id as the log shows it: `cfe58611…` (`SessionId::short`). A
+/// value that is not an id (the client made it up) is shown escaped, at
+/// most 40 characters.
 fn shortened_id(value: &str) -> String {
-    let is_id = value.len() == 32 && value.bytes().all(|b| b.is_ascii_hexdigit());
-    if is_id {
-        format!("{}…", &value[..8])
+    if let Some(id) = SessionId::parse(value) {
+        id.short()
     } else if value.chars().count() > 40 {
         format!(
             "{}…",
@@ -266,11 +267,7 @@ pub fn printable(text: &str) -> String {
 
 /// Each line of a head, `> ` or `< ` first, up to the empty line.
 fn trace_head(direction: char, bytes: &[u8]) -> String {
-    let head_end = bytes
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")
-        .map_or(bytes.len(), |blank_line| blank_line + 4);
-    let head = String::from_utf8_lossy(&bytes[..head_end]);
+    let head = String::from_utf8_lossy(&bytes[..response::head_len(bytes)]);
     let highlight = std::io::stdout().is_terminal();
     let mut text = String::new();
     for line in head.split("\r\n").filter(|line| !line.is_empty()) {

@@ -42,6 +42,7 @@ use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use crate::cookie::SESSION_COOKIE;
+use crate::mutex::lock_even_if_poisoned;
 use crate::request::Request;
 use crate::session::SessionId;
 
@@ -141,7 +142,7 @@ impl RedirectLinks {
             return;
         }
         let now = SystemTime::now();
-        let mut written = self.written.lock().unwrap_or_else(|e| e.into_inner());
+        let mut written = lock_even_if_poisoned(&self.written);
         // Files nobody took in time, and the oldest past the bound, go.
         while let Some((oldest, at)) = written.front() {
             let expired = now.duration_since(*at).unwrap_or_default() > LINK_WINDOW;

@@ -170,6 +170,16 @@ fn has_body(status: u16) -> bool {
     !(status < 200 || status == 204 || status == 304)
 }
 
+/// Where the head of bytes this server wrote ends: just after the first
+/// empty line (`\r\n\r\n`), or all of them. (Incoming heads, which may
+/// end in bare LFs a client sent, are request.rs's `find_head_end`.)
+pub fn head_len(bytes: &[u8]) -> usize {
+    bytes
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .map_or(bytes.len(), |blank_line| blank_line + 4)
+}
+
 /// `HTTP/1.1 303 See Other\r\n`
 pub fn status_line(status: u16) -> String {
     format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status))

@@ -41,7 +41,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::log::Log;
 use file::{
     MAX_FILE_BYTES, ReadProblem, open_without_following_links, read_session_file, write_new_file,
 };
@@ -96,7 +95,6 @@ const TEMP_PREFIX: &str = ".tmp-";
 /// The folder of session files, and the locks around changing them.
 pub struct SessionStore {
     settings: SessionSettings,
-    log: Log,
     /// One open lock file per stripe (session/locks.rs).
     stripes: Vec<Mutex<File>>,
     /// How full the folder is (session/limits.rs).
@@ -110,7 +108,7 @@ impl SessionStore {
     /// removes temporary files a crash left behind, opens the lock files,
     /// counts the sessions, and checks that a file can be written, so a bad
     /// folder is reported at start.
-    pub fn open(settings: SessionSettings, log: Log) -> std::io::Result<SessionStore> {
+    pub fn open(settings: SessionSettings) -> std::io::Result<SessionStore> {
         let dir = &settings.dir;
         fs::DirBuilder::new()
             .recursive(true)
@@ -133,7 +131,6 @@ impl SessionStore {
         fs::remove_file(&probe)?;
         let store = SessionStore {
             settings,
-            log,
             stripes,
             capacity: Mutex::new(Capacity::default()),
             replaced: Mutex::new(VecDeque::new()),
@@ -148,8 +145,8 @@ impl SessionStore {
 
     /// Reads a live session: its values, and the file's text as read (the
     /// inspector shows it). Reading counts as using it. A missing,
-    /// expired or corrupt file is `Err` with the reason (a corrupt one is
-    /// also logged); a file that cannot be read is `NoSession::Unreadable`,
+    /// expired or corrupt file is `Err` with the reason (the caller logs a
+    /// corrupt one); a file that cannot be read is `NoSession::Unreadable`,
     /// which the caller must not take for "no session".
     pub fn load(&self, id: &SessionId) -> Result<(SessionData, String), NoSession> {
         let path = self.path_of(id);
@@ -157,11 +154,9 @@ impl SessionStore {
             Ok(file) => file,
             Err(error) if error.kind() == ErrorKind::NotFound => return Err(NoSession::NoFile),
             Err(_) if path.is_symlink() => {
-                self.log.error(&format!(
-                    "session {}: a symlink stands where its file should; not followed, treated as no session",
-                    short_id(id)
+                return Err(NoSession::Corrupt(
+                    "a symlink stands where its file should; not followed",
                 ));
-                return Err(NoSession::Corrupt("a symlink, never followed"));
             }
             Err(error) => return Err(NoSession::Unreadable(error.to_string())),
         };
@@ -179,10 +174,6 @@ impl SessionStore {
             Ok(read) => read,
             Err(ReadProblem::Io(error)) => return Err(NoSession::Unreadable(error.to_string())),
             Err(ReadProblem::Corrupt(CorruptSession(problem))) => {
-                self.log.error(&format!(
-                    "session {}: corrupt session file: {problem}; treated as no session",
-                    short_id(id)
-                ));
                 return Err(NoSession::Corrupt(problem));
             }
         };
@@ -219,9 +210,10 @@ impl SessionStore {
     }
 
     /// Login's new session takes the place of the visitor's old one: the
-    /// new file is written, then the old one (whose lock the caller holds)
-    /// is deleted. No cap applies, since the count does not grow; so a
-    /// full folder never stops a visitor with a session from logging in.
+    /// new file is written under a new id; the caller then deletes the old
+    /// one (whose lock it holds) with `destroy`. No cap applies, since the
+    /// count does not grow; so a full folder never stops a visitor with a
+    /// session from logging in.
     pub fn replace(
         &self,
         old: &SessionLock,
@@ -230,10 +222,6 @@ impl SessionStore {
         let id = SessionId::new_random();
         self.write(&id, data, NewOrExisting::New)?;
         self.capacity().live += 1;
-        if let Err(error) = self.destroy(old) {
-            // The new session stands; the old one will expire.
-            self.log.error(&error.to_string());
-        }
         self.remember_replaced(&old.id);
         Ok(id)
     }
@@ -358,12 +346,6 @@ enum NewOrExisting {
     /// A new file, marked never-used (session/limits.rs, `is_unused`).
     New,
     Existing,
-}
-
-/// The id as logs show it: the first 8 hex digits, enough for
-/// `ls sessions/cfe58611*`, and an ellipsis.
-pub fn short_id(id: &SessionId) -> String {
-    format!("{}…", &id.as_str()[..8])
 }
 
 pub fn unix_secs(time: SystemTime) -> u64 {

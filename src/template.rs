@@ -185,16 +185,22 @@ fn parse(template: &str, text: &str) -> Result<Vec<Piece>, TemplateError> {
 pub fn escape_html(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            _ => escaped.push(c),
-        }
+        push_escaped(&mut escaped, c);
     }
     escaped
+}
+
+/// Appends one character to HTML text: `& < > " '` as entities, the rest
+/// as itself. The one HTML escape (the inspector adds control characters).
+pub fn push_escaped(html: &mut String, c: char) {
+    match c {
+        '&' => html.push_str("&amp;"),
+        '<' => html.push_str("&lt;"),
+        '>' => html.push_str("&gt;"),
+        '"' => html.push_str("&quot;"),
+        '\'' => html.push_str("&#39;"),
+        c => html.push(c),
+    }
 }
 
 #[cfg(test)]

@@ -5,23 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{TempDir, TestServer};
-
-/// Runs curl with `args` and returns its stdout; fails the test if curl is
-/// missing (CI installs it) or exits with an error.
-fn curl(args: &[&str]) -> String {
-    let output = Command::new("curl")
-        .args(["--silent", "--show-error", "--max-time", "20"])
-        .args(args)
-        .output()
-        .expect("curl must be installed to run this test (apt-get install curl)");
-    assert!(
-        output.status.success(),
-        "curl {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
+use common::{TempDir, TestServer, curl};
 
 #[test]
 fn curl_with_a_cookie_jar_logs_in_and_out() {

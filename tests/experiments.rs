@@ -4,25 +4,9 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{TempDir, TestServer, log_in};
-
-fn cookie(id: &str) -> String {
-    format!("session={id}")
-}
-
-/// `curl -s ARGS`, returning what curl printed.
-fn curl(args: &[&str]) -> String {
-    let output = Command::new("curl")
-        .arg("-s")
-        .args(args)
-        .output()
-        .expect("curl must be installed to run this test");
-    assert!(output.status.success(), "curl {args:?} failed");
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+use common::{TempDir, TestServer, cookie, curl, log_in};
 
 #[test]
 fn steal_the_hand_stamp_the_cookie_copied_into_curl_is_you() {

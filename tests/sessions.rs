@@ -6,13 +6,9 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use common::{TempDir, TestServer, created_line, get_request, log_in, post_form_request};
+use common::{TempDir, TestServer, cookie, created_line, get_request, log_in, post_form_request};
 
 const LOGGED_IN_AS_DAVID: &str = "You are logged in as David.";
-
-fn cookie(id: &str) -> String {
-    format!("session={id}")
-}
 
 /// Waits (by polling, up to 20 s) until `condition` holds.
 fn wait_until(what: &str, condition: impl Fn() -> bool) {

@@ -7,11 +7,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use common::{TempDir, TestServer, log_in};
-
-fn cookie(id: &str) -> String {
-    format!("session={id}")
-}
+use common::{TempDir, TestServer, cookie, log_in};
 
 /// Two servers on one folder, as behind a load balancer.
 fn two_servers(extra_args: &[&str]) -> (TempDir, TestServer, TestServer) {

@@ -63,6 +63,12 @@ impl SessionId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The id as logs show it: the first 8 hex digits, enough for
+    /// `ls sessions/cfe58611*`, and an ellipsis.
+    pub fn short(&self) -> String {
+        format!("{}…", &self.0[..8])
+    }
 }
 
 /// Why a request has no session. The log line says it, so a learner can

@@ -148,7 +148,7 @@ impl SessionStore {
     /// whose cookie would replace the login's, nor reach the new session,
     /// which would let whoever planted the old id ride into it (fixation).
     pub fn was_replaced(&self, id: &SessionId) -> bool {
-        let replaced = self.replaced.lock().unwrap_or_else(|e| e.into_inner());
+        let replaced = lock_even_if_poisoned(&self.replaced);
         replaced
             .iter()
             .any(|(old, at)| old == id && at.elapsed() <= REPLACED_MEMORY)

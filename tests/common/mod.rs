@@ -14,6 +14,16 @@ use std::time::{Duration, Instant};
 pub const WWW_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/www");
 pub const BINARY: &str = env!("CARGO_BIN_EXE_handstamp");
 
+/// The size of a long run (mutation cases, fuzz replays): `full` when
+/// `HANDSTAMP_TEST_SIZE=full` (`.ci/run` sets it), else a tenth, so that
+/// `cargo test` stays quick enough to run often.
+pub fn test_size(full: usize) -> usize {
+    match std::env::var("HANDSTAMP_TEST_SIZE").as_deref() {
+        Ok("full") => full,
+        _ => (full / 10).max(1),
+    }
+}
+
 /// How long a test waits for any answer before it fails.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -455,6 +465,27 @@ pub fn log_in(server: &TestServer, name: &str) -> String {
 /// The `created=` value of a session file, which varies with the clock.
 pub fn created_line(file: &str) -> &str {
     file.lines().next().expect("a session file has lines")
+}
+
+/// The value of a `Cookie` header carrying session `id`.
+pub fn cookie(id: &str) -> String {
+    format!("session={id}")
+}
+
+/// Runs curl with `args` and returns its stdout; fails the test if curl is
+/// missing (CI installs it) or exits with an error.
+pub fn curl(args: &[&str]) -> String {
+    let output = Command::new("curl")
+        .args(["--silent", "--show-error", "--max-time", "20"])
+        .args(args)
+        .output()
+        .expect("curl must be installed to run this test (apt-get install curl)");
+    assert!(
+        output.status.success(),
+        "curl {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// `Cookie: VALUE\r\n`
