@@ -89,7 +89,7 @@ pub fn serve_connection(stream: &TcpStream, peer: SocketAddr, app: &App, activit
 
     loop {
         // Wait for a whole request: its head, then its body.
-        let request = match read_request(&mut conn, &limits) {
+        let request = match read_request(&mut conn, &limits, peer) {
             Ok(request) => request,
             Err(error) => {
                 answer_request_error(conn, &error, peer, app);
@@ -141,12 +141,17 @@ pub fn serve_connection(stream: &TcpStream, peer: SocketAddr, app: &App, activit
 
 /// Reads the next request from the connection: the head, then the body.
 /// request.rs parses and body.rs decodes; this function does the reading.
-pub fn read_request(conn: &mut Connection, limits: &Limits) -> Result<Request, RequestError> {
+pub fn read_request(
+    conn: &mut Connection,
+    limits: &Limits,
+    peer: SocketAddr,
+) -> Result<Request, RequestError> {
     let head_len = conn.read_head(limits)?;
     conn.activity.set(Phase::Answering);
     let raw_head: Vec<u8> = conn.buffer.drain(..head_len).collect();
     let mut request = request::parse_head(&raw_head)?;
     request.raw_head = raw_head;
+    request.client = Some(peer.ip());
 
     let framing = request::body_framing(&request, limits)?;
     if framing != BodyFraming::None && request::expects_continue(&request)? {

@@ -28,6 +28,7 @@
 //! that exists but **cannot be read** is the server's fault (`503`), never
 //! "not logged in".
 
+use std::net::IpAddr;
 use std::time::SystemTime;
 
 use crate::cookie;
@@ -174,7 +175,7 @@ pub fn run_view(
 ) -> (Response, SessionReport) {
     // 1. The cookie names an id, or says why there is none.
     let id = session_id(request);
-    run(&store, id, None, view)
+    run(&store, request.client, id, None, view)
 }
 
 /// Runs a view that changes the session (`POST /login`, `POST /cart`,
@@ -195,16 +196,17 @@ pub fn run_changing_view(
         // 2. Until `lock` is dropped, no other request (in this process
         //    or another on the same folder) can change or delete it.
         Ok(live_or_not) => match store.sessions.lock(live_or_not) {
-            Ok(lock) => run(&store, id.clone(), Some(&lock), view),
+            Ok(lock) => run(&store, request.client, id.clone(), lock.as_ref(), view),
             Err(error) => (session_error_page(&store, &error), SessionReport::default()),
         },
-        Err(_) => run(&store, id, None, view),
+        Err(_) => run(&store, request.client, id, None, view),
     }
 }
 
 /// Steps 3 to 6 (see the module doc): read, the view, store, tell.
 fn run(
     store: &Store,
+    client: Option<IpAddr>,
     id: Result<SessionId, NoSession>,
     lock: Option<&SessionLock>,
     view: &dyn Fn(&mut Session) -> Response,
@@ -244,8 +246,8 @@ fn run(
     let stored = match session.change {
         Change::Nothing => Ok(response),
         Change::Values if session.exists() => save(store, lock, &session.data).map(|()| response),
-        Change::Values => start_session(store, &id, &session.data, &mut report, response),
-        Change::NewId => renew_session(store, lock, &session, &mut report, response),
+        Change::Values => start_session(store, &id, &session.data, client, &mut report, response),
+        Change::NewId => renew_session(store, lock, &session, client, &mut report, response),
         Change::Cleared => end_session(store, &id, lock, &mut report, response),
     };
     let response = match stored {
@@ -279,6 +281,7 @@ fn start_session(
     store: &Store,
     sent_id: &Result<SessionId, NoSession>,
     data: &SessionData,
+    client: Option<IpAddr>,
     report: &mut SessionReport,
     response: Response,
 ) -> Result<Response, Response> {
@@ -299,7 +302,7 @@ fn start_session(
     }
     let id = store
         .sessions
-        .create(data)
+        .create(data, client)
         .map_err(|error| session_error_page(store, &error))?;
     let response = response.with_header("Set-Cookie", &cookie::set_session_cookie(id.as_str()));
     report.new_id = Some(id);
@@ -314,12 +317,13 @@ fn renew_session(
     store: &Store,
     lock: Option<&SessionLock>,
     session: &Session,
+    client: Option<IpAddr>,
     report: &mut SessionReport,
     response: Response,
 ) -> Result<Response, Response> {
     let new_id = match lock {
         Some(old) if session.exists() => {
-            let new_id = store.sessions.replace(old, &session.data);
+            let new_id = store.sessions.replace(old, &session.data, client);
             if new_id.is_ok()
                 && let Err(error) = store.sessions.destroy(old)
             {
@@ -328,7 +332,7 @@ fn renew_session(
             }
             new_id
         }
-        _ => store.sessions.create(&session.data),
+        _ => store.sessions.create(&session.data, client),
     };
     let id = new_id.map_err(|error| session_error_page(store, &error))?;
     let response = response.with_header("Set-Cookie", &cookie::set_session_cookie(id.as_str()));
@@ -398,6 +402,15 @@ pub fn session_error_page(store: &Store, error: &SessionError) -> Response {
             503,
             "The server holds as many sessions as it is allowed to; try again later.",
         ),
+        SessionError::LockTimeout(_) => {
+            store.log.error(&error.to_string());
+            Response::error(
+                503,
+                "Another request has held your session for several seconds, so this one \
+                 could not use it. Nothing was changed; try again in a moment.",
+            )
+            .with_header("Retry-After", "5")
+        }
         SessionError::Lock(_) => {
             store.log.error(&error.to_string());
             Response::error(

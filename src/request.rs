@@ -33,6 +33,8 @@
 
 mod strict;
 
+use std::net::IpAddr;
+
 use crate::cookie;
 use crate::form;
 pub use strict::{body_framing, expects_continue, is_valid_host, oversized_head_error};
@@ -97,6 +99,9 @@ pub struct Request {
     pub body: Vec<u8>,
     /// The head exactly as it arrived, for `--trace` and the inspector.
     pub raw_head: Vec<u8>,
+    /// The address the request came from (connection.rs fills it in):
+    /// the session cap counts sessions by it (session/limits.rs).
+    pub client: Option<IpAddr>,
 }
 
 /// Why a request could not be read. `status` maps each to an answer.
@@ -252,6 +257,7 @@ pub fn parse_head(head: &[u8]) -> Result<Request, RequestError> {
         headers,
         body: Vec::new(),
         raw_head: Vec::new(),
+        client: None,
     };
     check_host(&request)?;
     Ok(request)

@@ -190,12 +190,15 @@ impl Server {
 /// Expired sessions are removed by this background thread, so no request
 /// ever waits for a sweep.
 fn start_session_sweeper(app: Arc<App>) {
-    let interval = app.sessions.sweep_interval();
     std::thread::Builder::new()
         .name("session-sweeper".to_string())
         .spawn(move || {
+            // Who made the sessions already in the folder, and temporary
+            // files that no write can finish: read once, in the background,
+            // so a big folder does not hold up the start.
+            app.sessions.learn_makers();
             loop {
-                std::thread::sleep(interval);
+                std::thread::sleep(app.sessions.sweep_interval());
                 let removed = app.sessions.remove_expired();
                 if let Some(inspector) = &app.inspector {
                     inspector.remove_expired_links();

@@ -19,7 +19,7 @@
 //! session/id.rs      ids: 128 random bits, and which cookie names one
 //! session/file.rs    the file's text, read and written whole
 //! session/locks.rs   one session changed by one request at a time
-//! session/limits.rs  the cap on sessions, and who gives way when full
+//! session/limits.rs  the cap on sessions, and whose give way when full
 //! session/sweep.rs   expired sessions removed in the background
 //! ```
 
@@ -36,15 +36,17 @@ pub use locks::SessionLock;
 use std::collections::VecDeque;
 use std::fs::{self, File};
 use std::io::{ErrorKind, Read};
+use std::net::IpAddr;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::mutex::lock_even_if_poisoned;
 use file::{
-    MAX_FILE_BYTES, ReadProblem, open_without_following_links, read_session_file, write_new_file,
+    MAX_FILE_BYTES, Opened, ReadProblem, open_session_file, read_session_file, write_new_file,
 };
-use limits::{Capacity, is_unused};
+use limits::Makers;
 
 /// Where sessions live and how long.
 #[derive(Debug, Clone)]
@@ -72,7 +74,7 @@ pub struct SessionFileInfo {
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     #[error(
-        "the server already holds {0} sessions, as many as --max-sessions allows, and none is unused"
+        "the server already holds {0} sessions, as many as --max-sessions allows, and no address holds more than its share"
     )]
     Full(usize),
     #[error("cannot write session file '{path}': {source}")]
@@ -82,6 +84,8 @@ pub enum SessionError {
     },
     #[error("cannot take the lock of a session: {0}")]
     Lock(std::io::Error),
+    #[error("another request held the session's lock for {0:?} (a stopped process?)")]
+    LockTimeout(Duration),
     #[error("cannot delete session file '{path}': {source}")]
     Delete {
         path: PathBuf,
@@ -89,25 +93,35 @@ pub enum SessionError {
     },
 }
 
-/// Temporary files start with this, so a leftover one is easy to find.
+/// Temporary files start with this and the writing process's id:
+/// `.tmp-PID-ID-RANDOM`, so a leftover one is easy to find, and easy to
+/// tell from a live process's write in progress.
 const TEMP_PREFIX: &str = ".tmp-";
+/// The sessions page lists at most this many of the sessions this process
+/// used most recently.
+const REMEMBERED_RECENT: usize = 200;
 
-/// The folder of session files, and the locks around changing them.
+/// The folder of session files, and what keeps it whole on a busy server.
 pub struct SessionStore {
     settings: SessionSettings,
-    /// One open lock file per stripe (session/locks.rs).
-    stripes: Vec<Mutex<File>>,
-    /// How full the folder is (session/limits.rs).
-    capacity: Mutex<Capacity>,
+    /// The folder itself, opened: its `flock` guards the session count
+    /// (session/limits.rs).
+    folder: Mutex<File>,
+    /// Who made which session, as far as this process knows.
+    makers: Mutex<Makers>,
     /// Ids that login replaced a moment ago, with when.
     replaced: Mutex<VecDeque<(SessionId, Instant)>>,
+    /// The sessions this process read or made last, newest last.
+    recent: Mutex<VecDeque<SessionId>>,
+    /// How long the last sweep took (session/sweep.rs).
+    last_sweep: Mutex<Duration>,
 }
 
 impl SessionStore {
     /// Makes the folder if needed and makes it private (0700) either way,
-    /// removes temporary files a crash left behind, opens the lock files,
-    /// counts the sessions, and checks that a file can be written, so a bad
-    /// folder is reported at start.
+    /// and checks that a file can be written, so a bad folder is reported
+    /// at start. Nothing here reads the whole folder: a million sessions
+    /// start as fast as ten (`learn_makers` reads it in the background).
     pub fn open(settings: SessionSettings) -> std::io::Result<SessionStore> {
         let dir = &settings.dir;
         fs::DirBuilder::new()
@@ -117,26 +131,18 @@ impl SessionStore {
         // A folder that was already there keeps its mode unless told: the
         // ids in it are logins, so nobody else may list it.
         fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
-        for entry in fs::read_dir(dir)? {
-            let name = entry?.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with(TEMP_PREFIX) {
-                // A write that never reached its rename: it belongs to nobody.
-                fs::remove_file(dir.join(&*name))?;
-            }
-        }
-        let stripes = locks::open_stripes(dir)?;
-        let probe = dir.join(format!("{TEMP_PREFIX}write-check"));
-        write_new_file(&probe, b"", None)?;
+        let probe = dir.join(format!("{TEMP_PREFIX}{}-write-check", std::process::id()));
+        write_new_file(&probe, b"")?;
         fs::remove_file(&probe)?;
-        let store = SessionStore {
+        let folder = File::open(dir)?;
+        Ok(SessionStore {
             settings,
-            stripes,
-            capacity: Mutex::new(Capacity::default()),
+            folder: Mutex::new(folder),
+            makers: Mutex::new(Makers::default()),
             replaced: Mutex::new(VecDeque::new()),
-        };
-        store.count_sessions(&mut store.capacity());
-        Ok(store)
+            recent: Mutex::new(VecDeque::new()),
+            last_sweep: Mutex::new(Duration::ZERO),
+        })
     }
 
     fn path_of(&self, id: &SessionId) -> PathBuf {
@@ -149,57 +155,59 @@ impl SessionStore {
     /// corrupt one); a file that cannot be read is `NoSession::Unreadable`,
     /// which the caller must not take for "no session".
     pub fn load(&self, id: &SessionId) -> Result<(SessionData, String), NoSession> {
-        let path = self.path_of(id);
-        let mut file = match open_without_following_links(&path) {
-            Ok(file) => file,
-            Err(error) if error.kind() == ErrorKind::NotFound => return Err(NoSession::NoFile),
-            Err(_) if path.is_symlink() => {
-                return Err(NoSession::Corrupt(
-                    "a symlink stands where its file should; not followed",
-                ));
-            }
-            Err(error) => return Err(NoSession::Unreadable(error.to_string())),
+        let unreadable = |error: std::io::Error| NoSession::Unreadable(error.to_string());
+        let mut file = match open_session_file(&self.path_of(id)).map_err(unreadable)? {
+            Opened::File(file) => file,
+            Opened::Missing => return Err(NoSession::NoFile),
+            Opened::NotAFile(what) => return Err(NoSession::Corrupt(what)),
         };
         let now = SystemTime::now();
-        let metadata = file
-            .metadata()
-            .map_err(|e| NoSession::Unreadable(e.to_string()))?;
-        let last_used = metadata
-            .modified()
-            .map_err(|e| NoSession::Unreadable(e.to_string()))?;
+        let metadata = file.metadata().map_err(unreadable)?;
+        // The modification time is the "last used" clock.
+        let last_used = metadata.modified().map_err(unreadable)?;
         if secs_between(last_used, now) > self.settings.ttl_secs {
             return Err(NoSession::IdleTooLong);
         }
         let (data, text) = match read_session_file(&mut file, metadata.len()) {
             Ok(read) => read,
-            Err(ReadProblem::Io(error)) => return Err(NoSession::Unreadable(error.to_string())),
+            Err(ReadProblem::Io(error)) => return Err(unreadable(error)),
             Err(ReadProblem::Corrupt(CorruptSession(problem))) => {
                 return Err(NoSession::Corrupt(problem));
             }
         };
+        // The absolute lifetime is checked here, when the session is used;
+        // the sweep removes idle files by their time alone.
         if unix_secs(now).saturating_sub(data.created_secs) > self.settings.lifetime_secs {
             return Err(NoSession::TooOld);
         }
-        // The modification time is the "last used" clock. Once a second is
-        // often enough, and a failure only shortens the session's idle life.
-        // A never-used session (see `is_unused`) is marked used at once.
-        if is_unused(last_used) || secs_between(last_used, now) >= 1 {
+        // Once a second is often enough to move the clock, and a failure
+        // only shortens the session's idle life.
+        if secs_between(last_used, now) >= 1 {
             let _ = file.set_modified(now);
         }
+        self.note_recent(id);
         Ok((data, text))
     }
 
-    /// Stores a new session under a new random id. When the folder is full,
-    /// a session that was never used gives way, or the answer is `Full`
+    /// Stores a new session, made by a visitor from `from`, under a new
+    /// random id. When the folder is full, a session of the address most
+    /// over its share gives way, or the answer is `Full`
     /// (session/limits.rs). Call it holding no session lock: it may take
     /// one.
-    pub fn create(&self, data: &SessionData) -> Result<SessionId, SessionError> {
+    pub fn create(
+        &self,
+        data: &SessionData,
+        from: Option<IpAddr>,
+    ) -> Result<SessionId, SessionError> {
         // Room for one more, counted in *(skip at first)*.
-        self.reserve_place()?;
+        self.reserve_place(from)?;
         let id = SessionId::new_random();
-        match self.write(&id, data, NewOrExisting::New) {
+        let mut data = data.clone();
+        data.from = from;
+        match self.write(&id, &data) {
             Ok(()) => {
-                self.note_unused(&id);
+                self.note_made(&id, from);
+                self.note_recent(&id);
                 Ok(id)
             }
             Err(error) => {
@@ -218,10 +226,15 @@ impl SessionStore {
         &self,
         old: &SessionLock,
         data: &SessionData,
+        from: Option<IpAddr>,
     ) -> Result<SessionId, SessionError> {
         let id = SessionId::new_random();
-        self.write(&id, data, NewOrExisting::New)?;
-        self.capacity().live += 1;
+        let mut data = data.clone();
+        data.from = from;
+        self.write(&id, &data)?;
+        self.add_place();
+        self.note_made(&id, from);
+        self.note_recent(&id);
         self.remember_replaced(&old.id);
         Ok(id)
     }
@@ -229,7 +242,7 @@ impl SessionStore {
     /// Replaces a session's file. The caller loaded it under the same lock,
     /// so the session still exists: a logout can never be undone by this.
     pub fn save(&self, lock: &SessionLock, data: &SessionData) -> Result<(), SessionError> {
-        self.write(&lock.id, data, NewOrExisting::Existing)
+        self.write(&lock.id, data)
     }
 
     /// Deletes the session's file. Returns whether there was one; a file
@@ -238,8 +251,7 @@ impl SessionStore {
         let path = self.path_of(&lock.id);
         match fs::remove_file(&path) {
             Ok(()) => {
-                let mut capacity = self.capacity();
-                capacity.live = capacity.live.saturating_sub(1);
+                self.note_deleted(&lock.id);
                 Ok(true)
             }
             Err(error) if error.kind() == ErrorKind::NotFound => Ok(false),
@@ -248,22 +260,16 @@ impl SessionStore {
     }
 
     /// Write the whole file under a temporary name, then rename it into
-    /// place. A new session's file is marked never-used (`is_unused`).
-    fn write(
-        &self,
-        id: &SessionId,
-        data: &SessionData,
-        new_or_existing: NewOrExisting,
-    ) -> Result<(), SessionError> {
+    /// place.
+    fn write(&self, id: &SessionId, data: &SessionData) -> Result<(), SessionError> {
         let path = self.path_of(id);
         let suffix: u64 = rand::random();
-        let temp_path = self
-            .settings
-            .dir
-            .join(format!("{TEMP_PREFIX}{}-{suffix:016x}", id.as_str()));
-        let unused_mark = (new_or_existing == NewOrExisting::New)
-            .then(|| UNIX_EPOCH + Duration::from_secs(data.created_secs));
-        let written = write_new_file(&temp_path, data.to_file_text().as_bytes(), unused_mark)
+        let temp_path = self.settings.dir.join(format!(
+            "{TEMP_PREFIX}{}-{}-{suffix:016x}",
+            std::process::id(),
+            id.as_str()
+        ));
+        let written = write_new_file(&temp_path, data.to_file_text().as_bytes())
             // Rename within one folder is atomic: a reader sees the old file
             // or the new one, never half of each. Rename also replaces a
             // symlink planted at `path` rather than writing through it.
@@ -281,71 +287,80 @@ impl SessionStore {
 
     /// A session file's text as `cat` would print it, for the inspector:
     /// read without a lock (renames make that safe) and without counting as
-    /// a use. `Ok(None)` when there is no such file.
+    /// a use. `Ok(None)` when there is no such file; something that is not
+    /// a file is never read.
     pub fn file_text(&self, id: &SessionId) -> std::io::Result<Option<String>> {
-        let mut file = match open_without_following_links(&self.path_of(id)) {
-            Ok(file) => file,
-            Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(error),
+        let file = match open_session_file(&self.path_of(id))? {
+            Opened::File(file) => file,
+            Opened::Missing => return Ok(None),
+            Opened::NotAFile(what) => return Err(std::io::Error::other(what)),
         };
         let mut bytes = Vec::new();
-        Read::by_ref(&mut file)
-            .take(MAX_FILE_BYTES)
-            .read_to_end(&mut bytes)?;
+        file.take(MAX_FILE_BYTES).read_to_end(&mut bytes)?;
         Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
     }
 
-    /// The session files in the folder for the sessions page, most recently
-    /// used first: how many there are, and the first `max_files` with their
-    /// size, last use, expiry and text (only those are read).
-    pub fn list(&self, max_files: usize) -> std::io::Result<(usize, Vec<SessionFileInfo>)> {
-        let mut found: Vec<(u64, u64, SessionId)> = Vec::new();
-        for entry in fs::read_dir(&self.settings.dir)? {
-            let entry = entry?;
-            let Some(id) = SessionId::parse(&entry.file_name().to_string_lossy()) else {
-                continue;
-            };
-            let Ok(metadata) = entry.metadata() else {
-                continue; // deleted since the folder was read
-            };
-            let last_used_secs = metadata.modified().map_or(0, unix_secs);
-            found.push((last_used_secs, metadata.len(), id));
+    fn note_recent(&self, id: &SessionId) {
+        let mut recent = lock_even_if_poisoned(&self.recent);
+        recent.retain(|seen| seen != id);
+        if recent.len() == REMEMBERED_RECENT {
+            recent.pop_front();
         }
-        found.sort_by_key(|(last_used_secs, _, _)| std::cmp::Reverse(*last_used_secs));
-        let total = found.len();
-        let files = found
-            .into_iter()
-            .take(max_files)
-            .map(|(last_used_secs, size, id)| {
-                let text = self.file_text(&id).ok().flatten().unwrap_or_default();
-                let created_secs = SessionData::from_file_text(&text)
-                    .map(|data| data.created_secs)
-                    .ok();
-                let idle_end = last_used_secs + self.settings.ttl_secs;
-                let expires_secs = match created_secs {
-                    Some(created) => idle_end.min(created + self.settings.lifetime_secs),
-                    None => idle_end,
-                };
-                SessionFileInfo {
-                    id,
-                    size,
-                    last_used_secs,
-                    created_secs,
-                    expires_secs,
-                    text,
-                }
-            })
+        recent.push_back(id.clone());
+    }
+
+    /// The session files for the sessions page: how many the folder holds,
+    /// and up to `max_files` of them, with their size, last use, expiry
+    /// and text. Those this process used most recently come first, then
+    /// the first others the folder lists. The folder is never read whole,
+    /// so a million files cost what ten do.
+    pub fn list(&self, max_files: usize) -> std::io::Result<(usize, Vec<SessionFileInfo>)> {
+        let mut ids: Vec<SessionId> = lock_even_if_poisoned(&self.recent)
+            .iter()
+            .rev()
+            .cloned()
             .collect();
+        ids.truncate(max_files);
+        for entry in fs::read_dir(&self.settings.dir)? {
+            if ids.len() >= max_files {
+                break;
+            }
+            if let Some(id) = SessionId::parse(&entry?.file_name().to_string_lossy())
+                && !ids.contains(&id)
+            {
+                ids.push(id);
+            }
+        }
+        let files: Vec<SessionFileInfo> = ids
+            .into_iter()
+            .filter_map(|id| self.file_info(id))
+            .collect();
+        let total = self.stored_count().unwrap_or(files.len()).max(files.len());
         Ok((total, files))
     }
-}
 
-/// Whether `write` makes a new session's file or replaces one's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum NewOrExisting {
-    /// A new file, marked never-used (session/limits.rs, `is_unused`).
-    New,
-    Existing,
+    /// One file as the sessions page shows it; `None` if it is gone.
+    fn file_info(&self, id: SessionId) -> Option<SessionFileInfo> {
+        let metadata = fs::symlink_metadata(self.path_of(&id)).ok()?;
+        let last_used_secs = metadata.modified().map_or(0, unix_secs);
+        let text = self.file_text(&id).ok().flatten().unwrap_or_default();
+        let created_secs = SessionData::from_file_text(&text)
+            .map(|data| data.created_secs)
+            .ok();
+        let idle_end = last_used_secs + self.settings.ttl_secs;
+        let expires_secs = match created_secs {
+            Some(created) => idle_end.min(created + self.settings.lifetime_secs),
+            None => idle_end,
+        };
+        Some(SessionFileInfo {
+            id,
+            size: metadata.len(),
+            last_used_secs,
+            created_secs,
+            expires_secs,
+            text,
+        })
+    }
 }
 
 pub fn unix_secs(time: SystemTime) -> u64 {

@@ -39,32 +39,53 @@ fn a_low_open_file_limit_lowers_the_connection_cap_and_says_so() {
 }
 
 #[test]
-fn a_session_file_that_cannot_be_read_is_503_never_logged_out() {
+fn a_folder_or_fifo_named_like_a_session_is_refused_at_once_and_logged() {
     let server = TestServer::start();
-    let id = log_in(&server, "David");
-    // A folder where the file should be: it opens, but cannot be read.
-    let path = server.session_path(&id);
+    let folder_id = log_in(&server, "David");
+    let path = server.session_path(&folder_id);
     std::fs::remove_file(&path).unwrap();
     std::fs::create_dir(&path).unwrap();
-    for (request, what) in [
-        (get_request("/", Some(&format!("session={id}"))), "GET /"),
-        (
-            get_request("/cart", Some(&format!("session={id}"))),
-            "GET /cart",
-        ),
-        (
-            common::post_form_request("/cart", "id=1", Some(&format!("session={id}"))),
-            "POST /cart",
-        ),
-    ] {
-        let reply = server.exchange(&request);
-        assert_eq!(
-            reply.status_line, "HTTP/1.1 503 Service Unavailable",
-            "{what}:\n{reply}"
-        );
-        assert!(reply.body_text().contains("still logged in"), "{what}");
-        assert!(reply.header("Set-Cookie").is_none(), "{what}");
+    // A FIFO: opening it for reading would wait for a writer for ever.
+    let fifo_id = "0123456789abcdef0123456789abcdef";
+    let made = std::process::Command::new("mkfifo")
+        .arg(server.session_path(fifo_id))
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    for id in [folder_id.as_str(), fifo_id] {
+        for (request, what) in [
+            (get_request("/", Some(&format!("session={id}"))), "GET /"),
+            (
+                get_request("/cart", Some(&format!("session={id}"))),
+                "GET /cart",
+            ),
+            (
+                common::post_form_request("/logout", "", Some(&format!("session={id}"))),
+                "POST /logout",
+            ),
+        ] {
+            let started = std::time::Instant::now();
+            let reply = server.exchange(&request);
+            assert!(
+                reply.status() < 400,
+                "{what} with {id}: no session, not an error:\n{reply}"
+            );
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(2),
+                "{what} waited"
+            );
+        }
+        server.wait_for_log(&format!(
+            "session {}…: corrupt session file: not a regular file",
+            &id[..8]
+        ));
     }
+    // The sessions page lists the folder around them, without waiting.
+    assert_eq!(server.get(&server.sessions_page, None).status(), 200);
+    assert!(
+        path.is_dir() && server.session_path(fifo_id).exists(),
+        "never deleted"
+    );
 }
 
 /// Starts the server with stdout piped, reads only its first line, and

@@ -6,7 +6,9 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use common::{TempDir, TestServer, cookie, created_line, get_request, log_in, post_form_request};
+use common::{
+    TempDir, TestServer, cookie, created_line, get_request, log_in, post_form_request, request_from,
+};
 
 const LOGGED_IN_AS_DAVID: &str = "You are logged in as David.";
 
@@ -516,13 +518,38 @@ fn a_login_survives_a_server_restart() {
 }
 
 #[test]
-fn leftover_temporary_files_are_removed_at_start() {
+fn a_start_removes_only_temporary_files_no_live_process_can_still_be_writing() {
     let temp = TempDir::new("leftover");
     let sessions = temp.0.join("sessions");
     std::fs::create_dir_all(&sessions).unwrap();
-    std::fs::write(sessions.join(".tmp-0123-half"), "created=1\nna").unwrap();
+    let write = |name: &str| std::fs::write(sessions.join(name), "created=1\nna").unwrap();
+    // Named by a process that cannot exist (above Linux's largest pid).
+    write(".tmp-99999999-0123456789abcdef0123456789abcdef-1");
+    // Named by a live process (this test), and one unnamed but fresh: a
+    // write that may still be going on.
+    let live = format!(
+        ".tmp-{}-0123456789abcdef0123456789abcdef-2",
+        std::process::id()
+    );
+    write(&live);
+    write(".tmp-fresh");
+    // Unnamed and an hour old: nobody is still writing it.
+    write(".tmp-old");
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let old = std::fs::File::options()
+        .write(true)
+        .open(sessions.join(".tmp-old"))
+        .unwrap();
+    old.set_modified(an_hour_ago).unwrap();
     let server = TestServer::start_in(&sessions, &[]);
-    assert!(server.session_dir_entries().is_empty());
+    // Removed in the background, just after start.
+    wait_until("the abandoned temporary files are removed", || {
+        server.session_dir_entries().len() == 2
+    });
+    assert_eq!(
+        server.session_dir_entries(),
+        [live.clone(), ".tmp-fresh".to_string()]
+    );
 }
 
 #[test]
@@ -536,21 +563,24 @@ fn session_files_are_private_to_their_owner() {
 }
 
 #[test]
-fn past_the_session_cap_new_sessions_get_503_and_no_used_session_is_evicted() {
+fn past_the_session_cap_a_newcomer_gets_503_when_no_address_is_over_its_share() {
+    // Two addresses with one session each fill a cap of 2: neither holds
+    // more than its share, so a third address gets 503 and takes nothing.
     let server = TestServer::start_with(&["--max-sessions", "2"]);
-    let first = log_in(&server, "Ann");
-    let second = log_in(&server, "Bob");
-    // Each comes back once: now both are sessions in use.
-    for id in [&first, &second] {
-        assert_eq!(server.get("/", Some(&cookie(id))).status(), 200);
-    }
-    let third = server.post_form("/login", "name=Cy", None);
+    let log_in_from = |from: &str, name: &str| {
+        request_from(&server, from, "/login", Some(&format!("name={name}")), None)
+            .session_cookie()
+            .expect("a login")
+    };
+    let first = log_in_from("127.0.0.2", "Ann");
+    let second = log_in_from("127.0.0.3", "Bob");
+    let third = request_from(&server, "127.0.0.4", "/login", Some("name=Cy"), None);
     assert_eq!(
         third.status_line, "HTTP/1.1 503 Service Unavailable",
         "{third}"
     );
     assert!(third.header("Set-Cookie").is_none());
-    let cart = server.post_form("/cart", "id=1", None);
+    let cart = request_from(&server, "127.0.0.4", "/cart", Some("id=1"), None);
     assert_eq!(cart.status(), 503, "{cart}");
     for (id, name) in [(&first, "Ann"), (&second, "Bob")] {
         let home = server.get("/", Some(&cookie(id)));
@@ -558,7 +588,7 @@ fn past_the_session_cap_new_sessions_get_503_and_no_used_session_is_evicted() {
     }
     // Logging out frees a place.
     server.get("/logout", Some(&cookie(&first)));
-    log_in(&server, "Cy");
+    log_in_from("127.0.0.4", "Cy");
 }
 
 #[test]

@@ -7,7 +7,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use common::{TempDir, TestServer, cookie, log_in};
+use common::{TempDir, TestServer, cookie, log_in, request_from};
 
 /// Two servers on one folder, as behind a load balancer.
 fn two_servers(extra_args: &[&str]) -> (TempDir, TestServer, TestServer) {
@@ -108,53 +108,88 @@ fn logouts_through_the_other_process_never_block_logins() {
 
 #[test]
 fn files_removed_by_hand_free_their_places() {
+    // Three addresses with one session each fill a cap of 3: nobody is
+    // over their share, so a fourth address must wait.
     let server = TestServer::start_with(&["--quiet", "--max-sessions", "3"]);
-    let ids: Vec<String> = (0..3).map(|_| log_in(&server, "Ann")).collect();
-    for id in &ids {
-        assert_eq!(server.get("/", Some(&cookie(id))).status(), 200);
-    }
-    assert_eq!(server.post_form("/login", "name=Bob", None).status(), 503);
+    let ids: Vec<String> = ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
+        .iter()
+        .map(|from| {
+            request_from(&server, from, "/login", Some("name=Ann"), None)
+                .session_cookie()
+                .expect("a login")
+        })
+        .collect();
+    let refused = request_from(&server, "127.0.0.4", "/login", Some("name=Bob"), None);
+    assert_eq!(refused.status(), 503, "{refused}");
     std::fs::remove_file(server.session_path(&ids[0])).unwrap();
-    // The next count (at most a second away) sees the free place.
+    // The folder is counted again when full (at most a second apart).
     eventually("a login once a file was removed by hand", || {
-        server.post_form("/login", "name=Bob", None).status() == 303
+        request_from(&server, "127.0.0.4", "/login", Some("name=Bob"), None).status() == 303
     });
+    for id in &ids[1..] {
+        assert!(
+            server.session_path(id).exists(),
+            "nobody else's session was taken"
+        );
+    }
 }
 
 #[test]
-fn an_anonymous_flood_cannot_keep_visitors_out_or_take_their_sessions() {
+fn a_flood_from_one_address_cannot_keep_others_out_or_take_their_sessions() {
     let server = TestServer::start_with(&["--quiet", "--max-sessions", "50"]);
-    let david = log_in(&server, "David");
-    assert_eq!(
-        server
-            .post_form("/cart", "id=2", Some(&cookie(&david)))
-            .status(),
-        303
+    // David, on 127.0.0.2, logs in and fills his cart.
+    let david = request_from(&server, "127.0.0.2", "/login", Some("name=David"), None)
+        .session_cookie()
+        .expect("David logs in");
+    let add = request_from(
+        &server,
+        "127.0.0.2",
+        "/cart",
+        Some("id=2"),
+        Some(&cookie(&david)),
     );
-    assert_eq!(server.get("/", Some(&cookie(&david))).status(), 200);
-    // 500 requests without a cookie, each making a session, ten times the cap.
+    assert_eq!(add.status(), 303, "{add}");
+    // 500 requests from 127.0.0.1 without a cookie, each making a session
+    // and using it once: ten times the cap.
     let mut flood = server.connect();
     for _ in 0..500 {
         flood.send(&common::post_form_request("/cart", "id=5", None));
         let reply = flood.read_reply();
-        assert_eq!(reply.status(), 303, "{reply}");
+        assert_eq!(
+            reply.status(),
+            303,
+            "the flood loses its own oldest: {reply}"
+        );
+        let id = reply.session_cookie().unwrap();
+        flood.send(&common::get_request("/cart", Some(&cookie(&id))));
+        assert_eq!(flood.read_reply().status(), 200);
     }
-    let files = server.session_dir_entries().len();
+    let files = server.session_entries_named_like_ids();
     assert!(files <= 50, "{files} files for a cap of 50");
     // David kept his session and his cart.
-    let home = server.get("/", Some(&cookie(&david)));
+    let home = request_from(&server, "127.0.0.2", "/", None, Some(&cookie(&david)));
     assert!(
         home.body_text().contains("You are logged in as David."),
         "{home}"
     );
     assert!(server.session_file(&david).contains("cart=2\n"));
-    // A new visitor can log in, and David can log in again.
-    let ann = log_in(&server, "Ann");
-    assert_eq!(server.get("/", Some(&cookie(&ann))).status(), 200);
-    let again = server.post_form("/login", "name=David", Some(&cookie(&david)));
-    assert_eq!(again.status(), 303, "{again}");
-    let new_david = again.session_cookie().unwrap();
-    assert!(server.session_file(&new_david).contains("cart=2\n"));
+    // A newcomer on a third address logs in, and keeps the session while
+    // the flood goes on.
+    let ann = request_from(&server, "127.0.0.3", "/login", Some("name=Ann"), None)
+        .session_cookie()
+        .expect("Ann logs in at once");
+    for _ in 0..100 {
+        flood.send(&common::post_form_request("/cart", "id=5", None));
+        assert_eq!(flood.read_reply().status(), 303);
+    }
+    let home = request_from(&server, "127.0.0.3", "/", None, Some(&cookie(&ann)));
+    assert!(
+        home.body_text().contains("You are logged in as Ann."),
+        "{home}"
+    );
+    assert!(server.session_file(&david).contains("cart=2\n"));
+    // Each session file says which address made it.
+    assert!(server.session_file(&ann).contains("\nfrom=127.0.0.3\n"));
 }
 
 /// Makes `dir` refuse deletes, as far as this machine allows: read-only
@@ -263,4 +298,108 @@ fn the_sessions_folder_is_made_private_even_when_it_already_exists() {
     let _server = TestServer::start_in(&sessions, &[]);
     let mode = std::fs::metadata(&sessions).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700);
+}
+
+#[test]
+fn parallel_adds_lose_nothing_while_the_folders_bookkeeping_is_deleted() {
+    // An age-based cleaner or an `rm` of the dot-files: the locks are on
+    // the session files themselves, so nothing a cleaner removes can let
+    // two processes change one session at once.
+    let (_temp, a, b) = two_servers(&["--quiet"]);
+    let id = log_in(&a, "David");
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = std::fs::remove_file(a.sessions_dir.join(".count"));
+                let _ = std::fs::remove_dir_all(a.sessions_dir.join(".inspector"));
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        });
+        let adders: Vec<_> = (0..8)
+            .map(|thread| {
+                let server = if thread % 2 == 0 { &a } else { &b };
+                let id = &id;
+                scope.spawn(move || {
+                    let mut client = server.connect();
+                    for _ in 0..50 {
+                        client.send(&common::post_form_request(
+                            "/cart",
+                            "id=4",
+                            Some(&cookie(id)),
+                        ));
+                        assert_eq!(client.read_reply().status(), 303);
+                    }
+                })
+            })
+            .collect();
+        for adder in adders {
+            adder.join().unwrap();
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    assert_eq!(cart_items(&a, &id), 400, "every 303 is in the file");
+}
+
+#[test]
+fn three_processes_share_one_cap() {
+    let temp = TempDir::new("three");
+    let sessions = temp.0.join("sessions");
+    let servers: Vec<TestServer> = (0..3)
+        .map(|_| TestServer::start_in(&sessions, &["--quiet", "--max-sessions", "60"]))
+        .collect();
+    std::thread::scope(|scope| {
+        for server in &servers {
+            scope.spawn(move || {
+                let mut client = server.connect();
+                for _ in 0..100 {
+                    client.send(&common::post_form_request("/cart", "id=1", None));
+                    let reply = client.read_reply();
+                    assert!([303, 503].contains(&reply.status()), "{reply}");
+                }
+            });
+        }
+    });
+    let files = servers[0].session_entries_named_like_ids();
+    assert!(files <= 60, "{files} session files for one cap of 60");
+}
+
+#[test]
+fn a_lock_held_too_long_is_a_503_and_the_server_stays_responsive() {
+    // As if another process were stopped (SIGSTOP, a debugger) while
+    // changing this session: this test holds the session file's lock.
+    let server = TestServer::start();
+    let id = log_in(&server, "David");
+    let other = log_in(&server, "Ann");
+    let held = std::fs::File::open(server.session_path(&id)).unwrap();
+    held.lock().unwrap();
+    std::thread::scope(|scope| {
+        let add = scope.spawn(|| {
+            let started = Instant::now();
+            let reply = server.post_form("/cart", "id=1", Some(&cookie(&id)));
+            (reply, started.elapsed())
+        });
+        // Meanwhile everybody else is served at once.
+        for _ in 0..5 {
+            let started = Instant::now();
+            assert_eq!(server.get("/", Some(&cookie(&other))).status(), 200);
+            assert!(started.elapsed() < Duration::from_secs(1));
+        }
+        let (reply, waited) = add.join().unwrap();
+        assert_eq!(reply.status(), 503, "{reply}");
+        assert_eq!(reply.header("Retry-After"), Some("5"));
+        assert!(reply.body_text().contains("held your session"), "{reply}");
+        assert!(
+            waited >= Duration::from_secs(2) && waited < Duration::from_secs(10),
+            "{waited:?}"
+        );
+    });
+    held.unlock().unwrap();
+    assert_eq!(
+        server
+            .post_form("/cart", "id=1", Some(&cookie(&id)))
+            .status(),
+        303,
+        "once released, the session works again"
+    );
 }

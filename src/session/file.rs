@@ -12,18 +12,22 @@
 //! see the old file or the new one, never half of each.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
+use std::net::IpAddr;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
-use std::time::SystemTime;
 
 /// Session files larger than this are not session files.
 pub const MAX_FILE_BYTES: u64 = 64 * 1024;
 
-/// What one session holds: when it was created, and `key=value` pairs.
+/// What one session holds: when it was created, the address that made it
+/// (the cap's bookkeeping, session/limits.rs), and `key=value` pairs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionData {
     pub created_secs: u64,
+    /// `from=127.0.0.1`: who made the session. `None` in files written
+    /// before the line existed, and in made-up test data.
+    pub from: Option<IpAddr>,
     values: Vec<(String, String)>,
 }
 
@@ -36,6 +40,7 @@ impl SessionData {
     pub fn new(created_secs: u64) -> Self {
         SessionData {
             created_secs,
+            from: None,
             values: Vec::new(),
         }
     }
@@ -49,7 +54,10 @@ impl SessionData {
 
     /// Sets `key` (lowercase letters and `_`, chosen by the code).
     pub fn set(&mut self, key: &str, value: &str) {
-        debug_assert!(is_key(key) && key != "created", "bad session key {key}");
+        debug_assert!(
+            is_key(key) && key != "created" && key != "from",
+            "bad session key {key}"
+        );
         match self.values.iter_mut().find(|(k, _)| k == key) {
             Some(pair) => pair.1 = value.to_string(),
             None => self.values.push((key.to_string(), value.to_string())),
@@ -60,9 +68,13 @@ impl SessionData {
         &self.values
     }
 
-    /// The file's text: `created=…` first, then each pair, one per line.
+    /// The file's text: `created=…` first, `from=…`, then each pair, one
+    /// per line.
     pub fn to_file_text(&self) -> String {
         let mut text = format!("created={}\n", self.created_secs);
+        if let Some(from) = self.from {
+            text.push_str(&format!("from={from}\n"));
+        }
         for (key, value) in &self.values {
             text.push_str(key);
             text.push('=');
@@ -79,6 +91,7 @@ impl SessionData {
             return Err(CorruptSession("it does not end with a newline"));
         };
         let mut created_secs = None;
+        let mut from = None;
         let mut values: Vec<(String, String)> = Vec::new();
         for line in lines.split('\n') {
             let (key, raw_value) = line
@@ -95,6 +108,13 @@ impl SessionData {
                 if created_secs.replace(secs).is_some() {
                     return Err(CorruptSession("created= appears twice"));
                 }
+            } else if key == "from" {
+                let address = value
+                    .parse::<IpAddr>()
+                    .map_err(|_| CorruptSession("from= is not an address"))?;
+                if from.replace(address).is_some() {
+                    return Err(CorruptSession("from= appears twice"));
+                }
             } else if values.iter().any(|(k, _)| k == key) {
                 return Err(CorruptSession("a key appears twice"));
             } else {
@@ -104,6 +124,7 @@ impl SessionData {
         let created_secs = created_secs.ok_or(CorruptSession("there is no created= line"))?;
         Ok(SessionData {
             created_secs,
+            from,
             values,
         })
     }
@@ -157,33 +178,55 @@ pub fn read_session_file(file: &mut File, size: u64) -> Result<(SessionData, Str
 }
 
 /// Creates a file that did not exist (never through a symlink), readable
-/// and writable by its owner only (0600), writes `bytes` to it, and sets
-/// its modification time if given.
-pub fn write_new_file(
-    path: &Path,
-    bytes: &[u8],
-    modified: Option<SystemTime>,
-) -> std::io::Result<()> {
+/// and writable by its owner only (0600), and writes `bytes` to it.
+pub fn write_new_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)?;
-    file.write_all(bytes)?;
-    if let Some(modified) = modified {
-        file.set_modified(modified)?;
-    }
-    Ok(())
+    file.write_all(bytes)
 }
 
-/// Opens a session file for reading, refusing a symlink in its place:
-/// a symlink planted in `sessions/` must not let anyone read other files.
-pub fn open_without_following_links(path: &Path) -> std::io::Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .custom_flags(O_NOFOLLOW)
-        .open(path)
+/// What opening a session file found.
+pub enum Opened {
+    File(File),
+    Missing,
+    /// Something else stands where the file should: never read or
+    /// followed, and said why.
+    NotAFile(&'static str),
 }
+
+/// Opens a session file for reading, and only a regular file: a symlink
+/// planted in `sessions/` must not let anyone read other files
+/// (`O_NOFOLLOW`), and a FIFO or device named like an id must not hang the
+/// request, the sessions page or the sweep (`O_NONBLOCK` opens it at
+/// once, then `fstat` says what it is).
+pub fn open_session_file(path: &Path) -> std::io::Result<Opened> {
+    let opened = OpenOptions::new()
+        .read(true)
+        .custom_flags(O_NOFOLLOW | O_NONBLOCK)
+        .open(path);
+    match opened {
+        Ok(file) if file.metadata()?.is_file() => Ok(Opened::File(file)),
+        Ok(_) => Ok(Opened::NotAFile(
+            "not a regular file (a FIFO, device or folder); never read",
+        )),
+        Err(error) if error.kind() == ErrorKind::NotFound => Ok(Opened::Missing),
+        Err(_) if path.is_symlink() => Ok(Opened::NotAFile(
+            "a symlink stands where its file should; not followed",
+        )),
+        // A socket cannot be opened at all (ENXIO).
+        Err(error) if error.raw_os_error() == Some(6) => Ok(Opened::NotAFile(
+            "a socket stands where its file should; never read",
+        )),
+        Err(error) => Err(error),
+    }
+}
+
+/// `open(2)`'s "do not wait": a FIFO opens at once instead of waiting for
+/// a writer. The same value on every Linux architecture this builds for.
+const O_NONBLOCK: i32 = 0o4000;
 
 /// The `open(2)` flag that refuses a final symlink. Its value differs
 /// between CPU architectures; std does not export it and libc is not a

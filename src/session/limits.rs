@@ -1,132 +1,271 @@
 //! The cap on sessions, and who gives way when the folder is full.
 //!
 //! `--max-sessions` (default 100,000) caps the session files, so no client
-//! can fill the disk. When the folder holds that many, a session never
-//! used after it was made (a visitor who came once, a script) gives up its
-//! place, oldest first; one in use never does. NOTES.md, "When the sessions
-//! folder is full", says why and what it costs.
+//! can fill the disk. One count serves every process on the folder: the
+//! file `sessions/.count`, read and changed only under a `flock` on the
+//! folder itself (which no cleaner can delete), and counted again from
+//! the folder at each sweep, so hand-made changes are caught up with.
+//!
+//! When the folder is full, who gives way? Each session file says which
+//! address made it (`from=127.0.0.2`). With N addresses holding sessions
+//! (the newcomer's counted), each address's share is the cap divided by N. The address holding the
+//! most sessions, if it holds more than its share, loses its oldest one;
+//! else the newcomer's own address loses its oldest; and if it has none,
+//! the newcomer gets `503`. So a client that makes sessions as fast as it
+//! can only ever pushes out its own, and a visitor from another address
+//! keeps theirs. Visitors sharing the
+//! attacker's address (a NAT, a proxy) share its fate: NOTES.md, "When the
+//! sessions folder is full", says so and what it costs.
+//!
+//! Who made which session is kept in memory, as far as this process knows:
+//! the sessions it made, and those it finds in the folder (at start, in
+//! the background, and again when the folder is full and it knows of no
+//! session over its share, at most once a second).
 
-use std::collections::VecDeque;
-use std::fs;
-use std::io::ErrorKind;
+use std::collections::{HashMap, VecDeque};
+use std::fs::{self, File};
+use std::io::Read;
+use std::net::IpAddr;
+use std::path::Path;
 use std::sync::MutexGuard;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
-use super::{SessionError, SessionId, SessionStore};
+use super::file::{Opened, open_session_file};
+use super::locks::LOCK_WAIT;
+use super::{SessionError, SessionId, SessionStore, TEMP_PREFIX};
 use crate::mutex::lock_even_if_poisoned;
 
 /// How long login remembers the id it replaced (see `was_replaced`).
 const REPLACED_MEMORY: Duration = Duration::from_secs(10);
 /// At most this many replaced ids are remembered; the oldest go first.
 const MAX_REPLACED_REMEMBERED: usize = 4096;
-/// The folder is counted again at most this often when it looks full.
-const RECOUNT_INTERVAL: Duration = Duration::from_secs(1);
-/// At most this many never-used sessions are kept as candidates to evict.
-const MAX_EVICTION_CANDIDATES: usize = 10_000;
+/// The folder is read again for sessions of unknown makers at most this
+/// often when it is full.
+const RESCAN_INTERVAL: Duration = Duration::from_secs(1);
+/// The file that holds the folder's session count.
+pub const COUNT_FILE: &str = ".count";
+/// A temporary file older than this belongs to a write that can no longer
+/// finish, whoever made it.
+const STALE_TEMP_AGE: Duration = Duration::from_secs(600);
 
-/// What this process knows about how full the folder is.
+/// Who made a session: its `from=` address, or `None` for a file without
+/// one. Those count as one more maker.
+type Maker = Option<IpAddr>;
+
+/// Who made the sessions this process knows of.
 #[derive(Default)]
-pub struct Capacity {
-    /// Session files in the folder: counted at start, at each sweep and
-    /// when the cap seems reached; in between, this process's own creates
-    /// and deletes are added and taken away.
-    pub(super) live: usize,
-    counted_at: Option<Instant>,
-    /// Never-used sessions, oldest first: the first to go when full.
-    unused_oldest_first: VecDeque<SessionId>,
+pub struct Makers {
+    /// Each maker's sessions, oldest first. An id deleted since stays here
+    /// until it comes to the front (it is no longer in `maker_of`).
+    oldest_first: HashMap<Maker, VecDeque<u128>>,
+    /// How many live sessions each maker has.
+    counts: HashMap<Maker, usize>,
+    maker_of: HashMap<u128, Maker>,
+    rescanned_at: Option<Instant>,
+}
+
+impl Makers {
+    fn add(&mut self, id: u128, maker: Maker) {
+        if self.maker_of.insert(id, maker).is_none() {
+            self.oldest_first.entry(maker).or_default().push_back(id);
+            *self.counts.entry(maker).or_default() += 1;
+        }
+    }
+
+    fn forget(&mut self, id: u128) {
+        if let Some(maker) = self.maker_of.remove(&id)
+            && let Some(count) = self.counts.get_mut(&maker)
+        {
+            *count -= 1;
+            if *count == 0 {
+                self.counts.remove(&maker);
+                self.oldest_first.remove(&maker);
+            }
+        }
+    }
+
+    /// The session that gives way to a newcomer from `newcomer` when the
+    /// folder holds `cap`: the oldest of the maker with the most, if that
+    /// maker holds more than its share; else the newcomer's own oldest.
+    fn next_to_give_way(&mut self, cap: usize, newcomer: Maker) -> Option<u128> {
+        // The newcomer's address counts among those sharing the cap: the
+        // first visitor besides an attacker halves the attacker's share.
+        let makers = self.counts.len() + usize::from(!self.counts.contains_key(&newcomer));
+        let share = (cap / makers).max(1);
+        let heaviest = self.counts.iter().max_by_key(|(_, count)| **count);
+        let maker = match heaviest {
+            Some((&maker, &count)) if count > share => maker,
+            _ => newcomer,
+        };
+        let queue = self.oldest_first.get_mut(&maker)?;
+        while let Some(id) = queue.pop_front() {
+            if self.maker_of.get(&id) == Some(&maker) {
+                return Some(id);
+            }
+        }
+        None
+    }
+}
+
+/// An id as a number, for the maps: 16 bytes instead of a 32-byte string.
+fn key(id: &SessionId) -> u128 {
+    u128::from_str_radix(id.as_str(), 16).expect("a SessionId is 32 hex digits")
+}
+
+fn id_of(key: u128) -> SessionId {
+    SessionId::parse(&format!("{key:032x}")).expect("32 lowercase hex digits")
 }
 
 impl SessionStore {
-    pub(super) fn capacity(&self) -> MutexGuard<'_, Capacity> {
-        lock_even_if_poisoned(&self.capacity)
+    fn makers(&self) -> MutexGuard<'_, Makers> {
+        lock_even_if_poisoned(&self.makers)
     }
 
-    /// Counts one more session in, making room if the folder is full: a
-    /// never-used session gives way (the oldest first); if none can, the
-    /// answer is `Full`.
-    pub(super) fn reserve_place(&self) -> Result<(), SessionError> {
-        loop {
-            let candidate = {
-                let mut capacity = self.capacity();
-                if capacity.live < self.settings.max_sessions {
-                    capacity.live += 1;
-                    return Ok(());
+    /// Counts one more session in for a visitor from `from`, making room
+    /// if the folder is full (see the module doc for whose session gives
+    /// way). If none can, the answer is `Full`.
+    pub(super) fn reserve_place(&self, from: Option<IpAddr>) -> Result<(), SessionError> {
+        let cap = self.settings.max_sessions;
+        // Each round frees one place; a folder far over the cap (the cap
+        // was lowered) is brought down a few sessions per newcomer.
+        for _ in 0..16 {
+            let reserved = self.change_count(|count| match *count < cap {
+                true => {
+                    *count += 1;
+                    true
                 }
-                let recounted_lately = capacity
-                    .counted_at
-                    .is_some_and(|at| at.elapsed() < RECOUNT_INTERVAL);
-                if !recounted_lately {
-                    self.count_sessions(&mut capacity);
+                false => false,
+            })?;
+            if reserved {
+                return Ok(());
+            }
+            let mut candidate = self.makers().next_to_give_way(cap, from);
+            if candidate.is_none() && self.may_rescan() {
+                // Sessions made elsewhere, or files removed by hand: look
+                // at the folder again (at most once a second).
+                self.learn_makers();
+                let counted = count_session_files(&self.settings.dir);
+                self.change_count(|count| *count = counted)?;
+                candidate = self.makers().next_to_give_way(cap, from);
+                if counted < cap {
                     continue;
                 }
-                match capacity.unused_oldest_first.pop_front() {
-                    Some(candidate) => candidate,
-                    None => return Err(SessionError::Full(self.settings.max_sessions)),
-                }
+            }
+            let Some(candidate) = candidate else {
+                return Err(SessionError::Full(cap));
             };
-            // The capacity lock is released before a session lock is taken:
-            // the two are always taken in the order session, then capacity.
-            self.evict_if_unused(&candidate);
+            self.evict(&id_of(candidate));
+        }
+        Err(SessionError::Full(cap))
+    }
+
+    /// Deletes `id` to make room, under its lock (a request using it
+    /// finishes first). Its place is given back by `destroy`.
+    fn evict(&self, id: &SessionId) {
+        match self.lock(id) {
+            Ok(Some(lock)) => {
+                let _ = self.destroy(&lock);
+            }
+            // Gone already (a logout elsewhere): just forget it.
+            _ => self.makers().forget(key(id)),
         }
     }
 
     /// Gives back a place `reserve_place` counted (the write failed).
     pub(super) fn release_place(&self) {
-        let mut capacity = self.capacity();
-        capacity.live = capacity.live.saturating_sub(1);
+        let _ = self.change_count(|count| *count = count.saturating_sub(1));
     }
 
-    /// A new session is unused until someone brings its cookie back.
-    pub(super) fn note_unused(&self, id: &SessionId) {
-        let mut capacity = self.capacity();
-        if capacity.unused_oldest_first.len() < MAX_EVICTION_CANDIDATES {
-            capacity.unused_oldest_first.push_back(id.clone());
+    /// Counts in a session written without `reserve_place` (login's
+    /// replacement, whose old session is deleted next).
+    pub(super) fn add_place(&self) {
+        let _ = self.change_count(|count| *count += 1);
+    }
+
+    pub(super) fn note_made(&self, id: &SessionId, from: Option<IpAddr>) {
+        self.makers().add(key(id), from);
+    }
+
+    pub(super) fn note_deleted(&self, id: &SessionId) {
+        self.makers().forget(key(id));
+        self.release_place();
+    }
+
+    /// Runs `change` on the folder's session count, under the folder's
+    /// lock, and stores the result. A missing or unreadable count (the
+    /// first start, a hand-made change) is counted again from the folder.
+    pub(super) fn change_count<T>(
+        &self,
+        change: impl FnOnce(&mut usize) -> T,
+    ) -> Result<T, SessionError> {
+        let folder = lock_even_if_poisoned(&self.folder);
+        wait_for_folder(&folder)?;
+        let count_path = self.settings.dir.join(COUNT_FILE);
+        let mut count = match fs::read_to_string(&count_path) {
+            Ok(text) => match text.trim().parse::<usize>() {
+                Ok(count) => count,
+                Err(_) => count_session_files(&self.settings.dir),
+            },
+            Err(_) => count_session_files(&self.settings.dir),
+        };
+        let result = change(&mut count);
+        let written = fs::write(&count_path, format!("{count}\n"));
+        let _ = folder.unlock();
+        written.map_err(|source| SessionError::Write {
+            path: count_path,
+            source,
+        })?;
+        Ok(result)
+    }
+
+    /// The folder's session count as last stored, for the sessions page.
+    pub(super) fn stored_count(&self) -> Option<usize> {
+        let text = fs::read_to_string(self.settings.dir.join(COUNT_FILE)).ok()?;
+        text.trim().parse().ok()
+    }
+
+    fn may_rescan(&self) -> bool {
+        let mut makers = self.makers();
+        let due = makers
+            .rescanned_at
+            .is_none_or(|at| at.elapsed() >= RESCAN_INTERVAL);
+        if due {
+            makers.rescanned_at = Some(Instant::now());
         }
+        due
     }
 
-    /// Deletes `candidate` if it is still a never-used session. If its file
-    /// is gone already (a logout through another process, a person), the
-    /// count was one too high, and is corrected.
-    fn evict_if_unused(&self, candidate: &SessionId) {
-        let Ok(lock) = self.lock(candidate) else {
+    /// Reads the folder for sessions this process does not know yet (made
+    /// before it started, or by another process), and notes who made
+    /// them, oldest first. Also removes temporary files that no write can
+    /// finish any more. Runs in the background at start.
+    pub fn learn_makers(&self) {
+        let Ok(entries) = fs::read_dir(&self.settings.dir) else {
             return;
         };
-        match fs::symlink_metadata(self.path_of(candidate)) {
-            Ok(metadata) if metadata.modified().is_ok_and(is_unused) => {
-                let _ = self.destroy(&lock);
+        let mut found: Vec<(u64, u128, Maker)> = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(TEMP_PREFIX) {
+                remove_if_abandoned(&entry.path(), &name);
+                continue;
             }
-            Ok(_) => {}
-            Err(error) if error.kind() == ErrorKind::NotFound => {
-                let mut capacity = self.capacity();
-                capacity.live = capacity.live.saturating_sub(1);
+            let Some(id) = SessionId::parse(&name) else {
+                continue;
+            };
+            if self.makers().maker_of.contains_key(&key(&id)) {
+                continue;
             }
-            Err(_) => {}
-        }
-    }
-
-    /// Counts the session files in the folder and lists the never-used
-    /// ones, oldest first. Reads only the folder and each file's times.
-    pub(super) fn count_sessions(&self, capacity: &mut Capacity) {
-        let mut live = 0;
-        let mut unused: Vec<(SystemTime, SessionId)> = Vec::new();
-        if let Ok(entries) = fs::read_dir(&self.settings.dir) {
-            for entry in entries.flatten() {
-                let Some(id) = SessionId::parse(&entry.file_name().to_string_lossy()) else {
-                    continue;
-                };
-                live += 1;
-                if let Ok(modified) = entry.metadata().and_then(|m| m.modified())
-                    && is_unused(modified)
-                {
-                    unused.push((modified, id));
-                }
+            if let Some((created, maker)) = read_created_and_maker(&entry.path()) {
+                found.push((created, key(&id), maker));
             }
         }
-        unused.sort_by_key(|(modified, _)| *modified);
-        unused.truncate(MAX_EVICTION_CANDIDATES);
-        capacity.live = live;
-        capacity.counted_at = Some(Instant::now());
-        capacity.unused_oldest_first = unused.into_iter().map(|(_, id)| id).collect();
+        found.sort_unstable();
+        let mut makers = self.makers();
+        for (_, id, maker) in found {
+            makers.add(id, maker);
+        }
     }
 
     /// Remembers that login just replaced `id` (see `was_replaced`).
@@ -155,14 +294,70 @@ impl SessionStore {
     }
 }
 
-/// A new session's file gets the modification time of its `created=`
-/// second exactly, nanoseconds zero; every later use (a read, a save)
-/// moves it to the present, which has nanoseconds. So a file whose time
-/// still has zero nanoseconds was never used after it was made: a visitor
-/// who came once, or a script making sessions. Those go first when the
-/// folder is full (NOTES.md, "When the sessions folder is full").
-pub(super) fn is_unused(modified: SystemTime) -> bool {
-    modified
-        .duration_since(UNIX_EPOCH)
-        .is_ok_and(|since| since.subsec_nanos() == 0)
+/// `flock` on the folder, waiting at most `LOCK_WAIT` (a process stopped
+/// while holding it must not stop the others).
+fn wait_for_folder(folder: &File) -> Result<(), SessionError> {
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        match folder.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            Err(fs::TryLockError::WouldBlock) => return Err(SessionError::LockTimeout(LOCK_WAIT)),
+            Err(fs::TryLockError::Error(error)) => return Err(SessionError::Lock(error)),
+        }
+    }
+}
+
+/// How many entries of the folder are named like a session: names only,
+/// no file is opened or stat'ed.
+pub fn count_session_files(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|entry| SessionId::parse(&entry.file_name().to_string_lossy()).is_some())
+        .count()
+}
+
+/// A session file's `created=` and `from=` lines, from its first bytes.
+fn read_created_and_maker(path: &Path) -> Option<(u64, Maker)> {
+    let Ok(Opened::File(file)) = open_session_file(path) else {
+        return None;
+    };
+    let mut text = String::new();
+    file.take(512).read_to_string(&mut text).ok()?;
+    let created = text
+        .lines()
+        .find_map(|line| line.strip_prefix("created="))?
+        .parse()
+        .ok()?;
+    let maker = text
+        .lines()
+        .find_map(|line| line.strip_prefix("from="))
+        .and_then(|address| address.parse().ok());
+    Some((created, maker))
+}
+
+/// Removes a temporary file whose write can no longer finish: one named by
+/// a process that is gone (`.tmp-PID-…`), or older than `STALE_TEMP_AGE`.
+/// A live process's write in progress is never touched.
+fn remove_if_abandoned(path: &Path, name: &str) {
+    let pid = name
+        .strip_prefix(TEMP_PREFIX)
+        .and_then(|rest| rest.split('-').next())
+        .and_then(|pid| pid.parse::<u32>().ok());
+    let writer_is_gone = pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+    let is_old = fs::symlink_metadata(path)
+        .and_then(|metadata| metadata.modified())
+        .is_ok_and(|modified| {
+            SystemTime::now()
+                .duration_since(modified)
+                .is_ok_and(|age| age > STALE_TEMP_AGE)
+        });
+    if writer_is_gone || is_old {
+        let _ = fs::remove_file(path);
+    }
 }

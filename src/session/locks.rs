@@ -4,83 +4,92 @@
 //! adds at once would both read the old cart and one item would be lost,
 //! so a change holds the session's lock from its read to its write.
 //!
-//! The locks are lock stripes: rather than one lock per session (which
-//! would have to be created and removed with sessions), a fixed set of 64
-//! stripes, and a session uses the one its id's last digits pick. Two
-//! sessions may share a stripe and then wait for each other briefly; that
-//! is the whole cost. Each stripe is a mutex (for this process's threads)
-//! and a file in `sessions/.locks/` locked with `flock` (for other server
-//! processes on the same folder).
+//! The lock is `flock` on the session's own file, so there is no lock file
+//! that a cleaner or an `rm` could take away, and it works between the
+//! threads of one process and between processes alike (each request opens
+//! the file itself, and `flock` excludes every other open). A save renames
+//! a new file over the one locked and a logout deletes it, both as the
+//! last thing done under the lock; a request that was waiting then finds
+//! the file it locked is no longer the one at `sessions/ID`, and locks the
+//! new one (or finds no session).
+//!
+//! The wait is bounded: a process stopped while holding a lock (SIGSTOP, a
+//! debugger, swap) makes the others answer `503` after `LOCK_WAIT`, not
+//! hang.
 
-use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs::{self, File, TryLockError};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
-use super::file::O_NOFOLLOW;
+use super::file::{Opened, open_session_file};
 use super::{SessionError, SessionId, SessionStore};
-use crate::mutex::lock_even_if_poisoned;
 
-/// The lock stripes (see the module doc): files `sessions/.locks/00` to
-/// `63`, made once and never deleted, so every process finds the same
-/// ones. A session uses the stripe its id's last two hex digits pick.
-const LOCK_STRIPES: usize = 64;
-const LOCKS_DIR: &str = ".locks";
+/// How long a request waits for another to finish with a session.
+pub const LOCK_WAIT: Duration = Duration::from_secs(3);
 
 /// Proof that the caller holds the lock of one session: `save` and
 /// `destroy` need it, so no change can skip the lock. Dropping it
-/// releases the lock.
-pub struct SessionLock<'a> {
+/// releases the lock (closing the file does).
+pub struct SessionLock {
     pub id: SessionId,
-    stripe: MutexGuard<'a, File>,
+    file: File,
 }
 
-impl Drop for SessionLock<'_> {
+impl Drop for SessionLock {
     fn drop(&mut self) {
-        // Closing the process would release it too; a failed unlock can
-        // only mean the file is gone, which releases it as well.
-        let _ = self.stripe.unlock();
+        // Closing releases it too; a failed unlock changes nothing.
+        let _ = self.file.unlock();
     }
-}
-
-/// Opens (making them if needed) the stripe files `sessions/.locks/00` to
-/// `63`.
-pub fn open_stripes(dir: &Path) -> std::io::Result<Vec<Mutex<File>>> {
-    let locks_dir = dir.join(LOCKS_DIR);
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&locks_dir)?;
-    let mut stripes = Vec::with_capacity(LOCK_STRIPES);
-    for stripe in 0..LOCK_STRIPES {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(O_NOFOLLOW)
-            .open(locks_dir.join(format!("{stripe:02}")))?;
-        stripes.push(Mutex::new(file));
-    }
-    Ok(stripes)
 }
 
 impl SessionStore {
-    /// Takes the lock of session `id`, for this process's threads and for
-    /// other processes on the same folder. Hold it from `load` to `save`.
-    pub fn lock(&self, id: &SessionId) -> Result<SessionLock<'_>, SessionError> {
-        let stripe = usize::from_str_radix(&id.as_str()[30..], 16)
-            .expect("a SessionId is hex digits")
-            % LOCK_STRIPES;
-        // A panic while holding the lock poisons it (see the module doc);
-        // the file on disk is still whole (rename), so it is still good.
-        let guard = lock_even_if_poisoned(&self.stripes[stripe]);
-        // flock(LOCK_EX): waits while another process holds this stripe.
-        guard.lock().map_err(SessionError::Lock)?;
-        Ok(SessionLock {
-            id: id.clone(),
-            stripe: guard,
-        })
+    /// Takes the lock of session `id`, waiting at most `LOCK_WAIT` for
+    /// another request (in this process or another) to finish with it.
+    /// `Ok(None)`: there is no such session (or something that is not a
+    /// session file stands in its place), so there is nothing to lock.
+    pub fn lock(&self, id: &SessionId) -> Result<Option<SessionLock>, SessionError> {
+        let path = self.path_of(id);
+        let deadline = Instant::now() + LOCK_WAIT;
+        loop {
+            let file = match open_session_file(&path).map_err(SessionError::Lock)? {
+                Opened::File(file) => file,
+                Opened::Missing | Opened::NotAFile(_) => return Ok(None),
+            };
+            wait_for_flock(&file, deadline)?;
+            // Saved (renamed over) or deleted while we waited? Then the
+            // file locked is not the session any more: lock what is there.
+            if is_still_at(&file, &path) {
+                return Ok(Some(SessionLock {
+                    id: id.clone(),
+                    file,
+                }));
+            }
+        }
+    }
+}
+
+/// `flock(LOCK_EX)`, asked again and again until `deadline`: std's
+/// blocking `lock` cannot give up.
+fn wait_for_flock(file: &File, deadline: Instant) -> Result<(), SessionError> {
+    let mut pause = Duration::from_micros(100);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(5));
+            }
+            Err(TryLockError::WouldBlock) => return Err(SessionError::LockTimeout(LOCK_WAIT)),
+            Err(TryLockError::Error(error)) => return Err(SessionError::Lock(error)),
+        }
+    }
+}
+
+/// Whether `path` still names the very file `file` has open.
+fn is_still_at(file: &File, path: &Path) -> bool {
+    match (file.metadata(), fs::symlink_metadata(path)) {
+        (Ok(open), Ok(named)) => open.ino() == named.ino() && open.dev() == named.dev(),
+        _ => false,
     }
 }

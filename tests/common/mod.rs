@@ -200,7 +200,7 @@ impl TestServer {
         let mut names: Vec<String> = std::fs::read_dir(&self.sessions_dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|name| name != ".locks" && name != ".inspector")
+            .filter(|name| ![".count", ".inspector"].contains(&name.as_str()))
             .collect();
         names.sort();
         names
@@ -462,9 +462,15 @@ pub fn log_in(server: &TestServer, name: &str) -> String {
     reply.session_cookie().expect("login sets a session cookie")
 }
 
-/// The `created=` value of a session file, which varies with the clock.
-pub fn created_line(file: &str) -> &str {
-    file.lines().next().expect("a session file has lines")
+/// A session file's bookkeeping lines, which vary from run to run: its
+/// `created=` line and, if there is one, its `from=` line.
+pub fn created_line(file: &str) -> String {
+    let mut lines = file.lines();
+    let created = lines.next().expect("a session file has lines");
+    match lines.next() {
+        Some(from) if from.starts_with("from=") => format!("{created}\n{from}"),
+        _ => created.to_string(),
+    }
 }
 
 /// The value of a `Cookie` header carrying session `id`.
@@ -486,6 +492,33 @@ pub fn curl(args: &[&str]) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// A request sent by curl from the loopback address `from` (`127.0.0.2`,
+/// `127.0.0.3`, …), so that the server sees another client address: a
+/// form POST when `form` is given, else a GET. std cannot choose the
+/// address a connection comes from; curl's `--interface` can.
+pub fn request_from(
+    server: &TestServer,
+    from: &str,
+    path: &str,
+    form: Option<&str>,
+    cookie: Option<&str>,
+) -> Reply {
+    let url = format!("http://{}{path}", server.addr);
+    let mut args = vec!["--include", "--interface", from];
+    if let Some(form) = form {
+        args.extend(["--data", form]);
+    }
+    if let Some(cookie) = cookie {
+        args.extend(["--cookie", cookie]);
+    }
+    args.push(&url);
+    let output = curl(&args);
+    let (head, body) = output.split_once("\r\n\r\n").unwrap_or((&output, ""));
+    let mut reply = Reply::from_head(head);
+    reply.body = body.as_bytes().to_vec();
+    reply
 }
 
 /// `Cookie: VALUE\r\n`
