@@ -172,6 +172,9 @@ fn main() {
     if run("files") {
         many_sessions(&work, seconds);
     }
+    if run("million") {
+        million_sessions(&work);
+    }
     println!("\nremoving the benchmark's session files...");
     let _ = std::fs::remove_dir_all(&work);
 }
@@ -186,7 +189,8 @@ end
 "#;
 
 /// `--seconds N` per wrk run (default 5) and `--only PARTS` (a comma list
-/// of `wrk`, `idle`, `attacks`, `files`; default all).
+/// of `wrk`, `idle`, `attacks`, `files`, `million`; default all but
+/// `million`, which writes a million files: about 4 GB and a few minutes).
 fn parse_flags() -> (u64, Vec<String>) {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut seconds = 5;
@@ -200,7 +204,7 @@ fn parse_flags() -> (u64, Vec<String>) {
             ("--only", Some(list)) => parts = list.split(',').map(String::from).collect(),
             _ => {
                 eprintln!(
-                    "usage: cargo run --release --example bench [-- --seconds N] [--only wrk,idle,attacks,files]"
+                    "usage: cargo run --release --example bench [-- --seconds N] [--only wrk,idle,attacks,files,million]"
                 );
                 std::process::exit(2);
             }
@@ -245,6 +249,8 @@ struct Handstamp {
     child: Child,
     addr: SocketAddr,
     sessions_dir: PathBuf,
+    /// `/sessions/SECRET`, from the second line the server prints.
+    sessions_page: String,
 }
 
 impl Handstamp {
@@ -266,18 +272,25 @@ impl Handstamp {
             .spawn()
             .expect("start handstamp");
         let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
+        let mut second = String::new();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        stdout.read_line(&mut first).unwrap();
+        stdout.read_line(&mut second).unwrap();
         let addr = first
             .trim()
             .strip_prefix("listening on http://")
             .expect("handstamp prints its address")
             .parse()
             .unwrap();
+        let sessions_page = second
+            .trim()
+            .split_once("/sessions/")
+            .map(|(_, secret)| format!("/sessions/{secret}"))
+            .unwrap_or_default();
         Handstamp {
             child,
             addr,
+            sessions_page,
             sessions_dir: sessions_dir.to_path_buf(),
         }
     }
@@ -946,6 +959,88 @@ fn many_sessions(work: &Path, seconds: u64) {
     );
 }
 
+/// A million session files against ten: how long the server takes to
+/// start, a login, a logged-in page and the sessions page take, what the
+/// sweep costs, and whether logins work with more files than the cap.
+fn million_sessions(work: &Path) {
+    println!(
+        "\n{:<12} {:>9} {:>10} {:>10} {:>12} {:>14} {:>10}",
+        "files", "start", "login", "page", "/sessions", "sweeper CPU", "logins"
+    );
+    for count in [10u32, 1_000_000] {
+        let dir = work.join(format!("sessions-{count}"));
+        write_session_files(&dir, count, 0);
+        flush_disk();
+        // The default cap (100,000): a million files are ten times over it.
+        // A 20 s idle timeout makes the sweeper look every 10 s at most.
+        let started = Instant::now();
+        let server = Handstamp::start_in(&dir, &["--session-ttl", "20"]);
+        let start = started.elapsed();
+        let secret = server.sessions_page.clone();
+        let time_of = |request: &dyn Fn() -> String, times: u32| {
+            let started = Instant::now();
+            for _ in 0..times {
+                request();
+            }
+            started.elapsed() / times
+        };
+        let mut logins_ok = 0;
+        let login = time_of(&|| exchange(server.addr, &login_request("Ann")), 200);
+        for _ in 0..20 {
+            logins_ok += usize::from(
+                exchange(server.addr, &login_request("Bob")).starts_with("HTTP/1.1 303"),
+            );
+        }
+        let cookie = server.log_in("David");
+        let page_request = format!(
+            "GET / HTTP/1.1\r\nHost: bench\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n"
+        );
+        let page = time_of(&|| exchange(server.addr, &page_request), 200);
+        let sessions_request =
+            format!("GET {secret} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n");
+        let sessions_page = time_of(&|| exchange(server.addr, &sessions_request), 5);
+        // The sweeper's share of a core over a minute of idling.
+        let before = cpu_ticks(server.child.id());
+        std::thread::sleep(Duration::from_secs(60));
+        let sweep_share = (cpu_ticks(server.child.id()) - before) as f64 / (60.0 * 100.0);
+        println!(
+            "{:<12} {:>7.0}ms {:>8.2}ms {:>8.2}ms {:>10.1}ms {:>13.1}% {:>7}/20",
+            count,
+            start.as_secs_f64() * 1000.0,
+            login.as_secs_f64() * 1000.0,
+            page.as_secs_f64() * 1000.0,
+            sessions_page.as_secs_f64() * 1000.0,
+            sweep_share * 100.0,
+            logins_ok
+        );
+        drop(server);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+fn login_request(name: &str) -> String {
+    let body = format!("name={name}");
+    format!(
+        "POST /login HTTP/1.1\r\nHost: bench\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// The process's user and system CPU time, in clock ticks (1/100 s).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit(')').next().unwrap_or_default();
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let field = |n: usize| {
+        fields
+            .get(n)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(11) + field(12)
+}
+
 /// Writes dirty pages out before a run that creates or reads many files,
 /// so that the kernel's writeback of an earlier run does not land in it.
 fn flush_disk() {
@@ -968,7 +1063,12 @@ fn write_session_files(dir: &Path, count: u32, age_secs: u64) {
             .mode(0o600)
             .open(dir.join(&id))
             .unwrap();
-        write!(file, "created={created}\nname=user{i}\n").unwrap();
+        write!(
+            file,
+            "created={created}\nfrom=192.0.2.{}\nname=user{i}\n",
+            i % 250
+        )
+        .unwrap();
         file.set_modified(last_used).unwrap();
     }
 }

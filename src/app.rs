@@ -424,3 +424,125 @@ fn load_items(path: &Path) -> Result<Vec<Item>, String> {
     }
     Ok(items)
 }
+
+/// Each view beside its Flask original, run in-process: a request, a
+/// session as Flask would hand it over, and what the view did to both.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flask_session::Change;
+    use crate::log::LogMode;
+    use crate::request::parse_head;
+    use crate::session::{SessionData, SessionId};
+
+    /// The app on the repository's www folder and a scratch sessions folder.
+    fn app(label: &str) -> (App, PathBuf) {
+        let dir =
+            std::env::temp_dir().join(format!("handstamp-views-{label}-{}", std::process::id()));
+        let settings = SessionSettings {
+            dir: dir.clone(),
+            ttl_secs: 1800,
+            lifetime_secs: 28800,
+            max_sessions: 100,
+        };
+        let www = Path::new(env!("CARGO_MANIFEST_DIR")).join("www");
+        let app = App::load(
+            &www,
+            settings,
+            Log::start(LogMode::Quiet),
+            false,
+            LogoutMode::Delete,
+        );
+        (app.expect("the app loads"), dir)
+    }
+
+    fn request(head: &str, body: &str) -> Request {
+        let mut request = parse_head(head.as_bytes()).unwrap();
+        request.body = body.as_bytes().to_vec();
+        request
+    }
+
+    fn logged_in_as(name: &str) -> Session {
+        let mut data = SessionData::new(1_795_000_000);
+        data.set("name", name);
+        Session::found(SessionId::new_random(), data)
+    }
+
+    #[test]
+    fn index_greets_the_name_in_the_session_or_sends_to_login() {
+        let (app, dir) = app("index");
+        let get = request("GET / HTTP/1.1\r\nHost: a\r\n\r\n", "");
+        let page = index(&get, &app, &mut logged_in_as("David"));
+        assert_eq!(page.status, 200);
+        assert!(String::from_utf8_lossy(&page.body).contains("You are logged in as David."));
+        let redirect = index(&get, &app, &mut Session::none());
+        assert_eq!(
+            (redirect.status, redirect.header("location")),
+            (302, Some("/login"))
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn login_stores_the_trimmed_name_under_a_new_id() {
+        let (app, dir) = app("login");
+        let post = request(
+            "POST /login HTTP/1.1\r\nHost: a\r\nContent-Length: 14\r\n\r\n",
+            "name=+David%21",
+        );
+        let mut session = Session::none();
+        let answer = login(&post, &app, &mut session);
+        assert_eq!((answer.status, answer.header("location")), (303, Some("/")));
+        assert_eq!(session.get("name"), Some("David!"));
+        assert_eq!(session.change(), Change::NewId, "a new id at every login");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn login_refuses_an_empty_name_and_changes_nothing() {
+        let (app, dir) = app("login-empty");
+        let post = request(
+            "POST /login HTTP/1.1\r\nHost: a\r\nContent-Length: 8\r\n\r\n",
+            "name=+++",
+        );
+        let mut session = logged_in_as("David");
+        let answer = login(&post, &app, &mut session);
+        assert_eq!(answer.status, 400);
+        assert!(String::from_utf8_lossy(&answer.body).contains("Please type a name."));
+        assert_eq!(session.change(), Change::Nothing);
+        assert_eq!(session.get("name"), Some("David"));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn logout_clears_the_session_and_goes_home() {
+        let (app, dir) = app("logout");
+        let get = request("GET /logout HTTP/1.1\r\nHost: a\r\n\r\n", "");
+        let mut session = logged_in_as("David");
+        let answer = logout(&get, &app, &mut session);
+        assert_eq!((answer.status, answer.header("location")), (302, Some("/")));
+        assert_eq!(session.change(), Change::Cleared);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn add_to_cart_appends_the_item_in_the_order_added() {
+        let (app, dir) = app("cart");
+        let add = |id: &str, session: &mut Session| {
+            let body = format!("id={id}");
+            let head = format!(
+                "POST /cart HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
+            add_to_cart(&request(&head, &body), &app, session)
+        };
+        let mut session = Session::none();
+        assert_eq!(add("2", &mut session).status, 303);
+        assert_eq!(add("5", &mut session).status, 303);
+        assert_eq!(session.get("cart"), Some("2,5"));
+        assert_eq!(session.change(), Change::Values);
+        assert_eq!(add("999", &mut session).status, 400, "no such item");
+        assert_eq!(session.get("cart"), Some("2,5"));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

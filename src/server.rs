@@ -196,7 +196,7 @@ fn start_session_sweeper(app: Arc<App>) {
             // Who made the sessions already in the folder, and temporary
             // files that no write can finish: read once, in the background,
             // so a big folder does not hold up the start.
-            app.sessions.learn_makers();
+            app.sessions.learn_makers(None);
             loop {
                 std::thread::sleep(app.sessions.sweep_interval());
                 let removed = app.sessions.remove_expired();

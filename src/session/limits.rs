@@ -42,6 +42,8 @@ const MAX_REPLACED_REMEMBERED: usize = 4096;
 /// The folder is read again for sessions of unknown makers at most this
 /// often when it is full.
 const RESCAN_INTERVAL: Duration = Duration::from_secs(1);
+/// At most this many unknown files are read by one rescan.
+const RESCAN_FILES: usize = 1000;
 /// The file that holds the folder's session count.
 pub const COUNT_FILE: &str = ".count";
 /// A temporary file older than this belongs to a write that can no longer
@@ -142,8 +144,9 @@ impl SessionStore {
             let mut candidate = self.makers().next_to_give_way(cap, from);
             if candidate.is_none() && self.may_rescan() {
                 // Sessions made elsewhere, or files removed by hand: look
-                // at the folder again (at most once a second).
-                self.learn_makers();
+                // at the folder again (at most once a second, and at most
+                // a thousand files read, so no request waits long).
+                self.learn_makers(Some(RESCAN_FILES));
                 let counted = count_session_files(&self.settings.dir);
                 self.change_count(|count| *count = counted)?;
                 candidate = self.makers().next_to_give_way(cap, from);
@@ -236,10 +239,11 @@ impl SessionStore {
     }
 
     /// Reads the folder for sessions this process does not know yet (made
-    /// before it started, or by another process), and notes who made
-    /// them, oldest first. Also removes temporary files that no write can
-    /// finish any more. Runs in the background at start.
-    pub fn learn_makers(&self) {
+    /// before it started, or by another process), at most `limit` of them,
+    /// and notes who made them, oldest first. Also removes temporary files
+    /// that no write can finish any more. Runs whole in the background at
+    /// start.
+    pub fn learn_makers(&self, limit: Option<usize>) {
         let Ok(entries) = fs::read_dir(&self.settings.dir) else {
             return;
         };
@@ -259,6 +263,9 @@ impl SessionStore {
             }
             if let Some((created, maker)) = read_created_and_maker(&entry.path()) {
                 found.push((created, key(&id), maker));
+            }
+            if limit.is_some_and(|limit| found.len() >= limit) {
+                break;
             }
         }
         found.sort_unstable();
