@@ -168,7 +168,8 @@ pub fn login_form(_request: &Request, app: &App) -> Response {
 }
 
 /// `POST /login`: check the name, then store it in the session, under a
-/// new id.
+/// new id (`renew_id`), so an id someone knew before the login (planted in
+/// the victim's browser, say) is worthless after it: session fixation.
 ///
 /// ```python
 /// @app.route("/login", methods=["POST", "GET"])
@@ -179,20 +180,22 @@ pub fn login_form(_request: &Request, app: &App) -> Response {
 ///     return render_template("login.html")
 /// ```
 pub fn login(request: &Request, app: &App, session: &mut Session) -> Response {
-    let fields = match read_form(request) {
-        Ok(fields) => fields,
-        Err(response) => return response,
+    let typed = match form_field(request, "name") {
+        Ok(typed) => typed,
+        Err(refusal) => return refusal,
     };
-    let typed = form::field(&fields, "name").unwrap_or_default();
     if let Err(problem) = check_name(typed.trim()) {
-        let message = format!("<p class=\"error\">{}</p>", escape_html(&problem));
-        return page_or_500(app, 400, login_page(app, &message, typed));
+        return login_form_saying(app, &problem, &typed);
     }
-    // A fresh id, so an id someone knew before login (planted in the
-    // victim's browser, say) is worthless after it (session fixation).
     session.renew_id();
     session.set("name", typed.trim());
     Response::see_other("/")
+}
+
+/// The login form again, `400`, saying what is wrong with the name typed.
+fn login_form_saying(app: &App, problem: &str, typed: &str) -> Response {
+    let message = format!("<p class=\"error\">{}</p>", escape_html(problem));
+    page_or_500(app, 400, login_page(app, &message, typed))
 }
 
 /// A name is 1 to 100 characters, after trimming, with no control
@@ -247,11 +250,10 @@ pub fn store(_request: &Request, app: &App) -> Response {
 /// `POST /cart`: add item `id` to the session's cart; the first add makes
 /// a session (flask_session.rs stores it, with a new id).
 pub fn add_to_cart(request: &Request, app: &App, session: &mut Session) -> Response {
-    let fields = match read_form(request) {
-        Ok(fields) => fields,
-        Err(response) => return response,
+    let raw_id = match form_field(request, "id") {
+        Ok(raw_id) => raw_id,
+        Err(refusal) => return refusal,
     };
-    let raw_id = form::field(&fields, "id").unwrap_or_default();
     let Some(item) = raw_id
         .parse::<u32>()
         .ok()
@@ -314,6 +316,13 @@ fn sessions_page_html(app: &App, listing_html: &str) -> Result<String, TemplateE
 
 /// The fields of a form body. A body of another type is refused with 415;
 /// one without a type is read as a form, as curl's `--data` sends it.
+/// One field of a form body (`""` if it is missing), or the answer that
+/// refuses the body.
+fn form_field(request: &Request, name: &str) -> Result<String, Response> {
+    let fields = read_form(request)?;
+    Ok(form::field(&fields, name).unwrap_or_default().to_string())
+}
+
 fn read_form(request: &Request) -> Result<Vec<(String, String)>, Response> {
     if let Some(content_type) = request.header("content-type") {
         let media_type = content_type.split(';').next().unwrap_or_default().trim();

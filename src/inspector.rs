@@ -375,7 +375,10 @@ pub fn sessions_listing_html(
         ));
     }
     let shown = match total > files.len() {
-        true => format!(" (the {} used most recently are shown)", files.len()),
+        true => format!(
+            " ({} are shown: those this server used last, then the first the folder lists)",
+            files.len()
+        ),
         false => String::new(),
     };
     let mut html = format!(

@@ -27,9 +27,9 @@ usage: handstamp [FLAGS]
   --www DIR                   folder of templates, static files and store items (default www)
   --session-ttl SECONDS       a session unused this long is gone (default 1800)
   --session-lifetime SECONDS  a session older than this is gone, used or not (default 28800)
-  --max-sessions N            session files allowed in the folder, as last counted: at start, each
-                              sweep, and at most once a second when full (default 100000);
-                              never-used sessions give way first
+  --max-sessions N            session files allowed in the folder, one count for every process on
+                              it (default 100000); when full, the address holding the most beyond
+                              its share loses its oldest session first
   --max-connections N         open connections allowed at once (default 1024; lower if the
                               open-file limit requires it); idle ones are reclaimed at the cap
   --trace                     print each request's and response's raw head

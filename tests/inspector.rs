@@ -451,7 +451,9 @@ fn the_sessions_page_shows_the_200_most_recent_of_a_large_folder() {
     let newest = log_in(&server, "David");
     let body = server.get(&server.sessions_page, None).body_text();
     assert!(
-        body.contains(": 206 files (the 200 used most recently are shown)."),
+        body.contains(
+            ": 206 files (200 are shown: those this server used last, then the first the folder lists)."
+        ),
         "{}",
         &body[..body.len().min(2000)]
     );
