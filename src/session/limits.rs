@@ -87,16 +87,20 @@ impl Makers {
     }
 
     /// The session that gives way to a newcomer from `newcomer` when the
-    /// folder holds `cap`: the oldest of the maker with the most, if that
-    /// maker holds more than its share; else the newcomer's own oldest.
-    fn next_to_give_way(&mut self, cap: usize, newcomer: Maker) -> Option<u128> {
+    /// folder holds `in_folder` sessions, at or over `cap`: the oldest of
+    /// the maker with the most, if that maker holds more than its share;
+    /// else the newcomer's own oldest.
+    fn next_to_give_way(&mut self, cap: usize, in_folder: usize, newcomer: Maker) -> Option<u128> {
         // The newcomer's address counts among those sharing the cap: the
         // first visitor besides an attacker halves the attacker's share.
         let makers = self.counts.len() + usize::from(!self.counts.contains_key(&newcomer));
-        let share = (cap / makers).max(1);
+        let share = (cap / makers).max(1) as f64;
+        // Known only in part (a big folder not read whole yet, another
+        // process's sessions): what is known stands for the whole folder.
+        let scale = (in_folder as f64 / self.maker_of.len().max(1) as f64).max(1.0);
         let heaviest = self.counts.iter().max_by_key(|(_, count)| **count);
         let maker = match heaviest {
-            Some((&maker, &count)) if count > share => maker,
+            Some((&maker, &count)) if count as f64 * scale > share => maker,
             _ => newcomer,
         };
         let queue = self.oldest_first.get_mut(&maker)?;
@@ -131,17 +135,17 @@ impl SessionStore {
         // Each round frees one place; a folder far over the cap (the cap
         // was lowered) is brought down a few sessions per newcomer.
         for _ in 0..16 {
-            let reserved = self.change_count(|count| match *count < cap {
-                true => {
+            let (reserved, in_folder) = self.change_count(|count| {
+                let reserved = *count < cap;
+                if reserved {
                     *count += 1;
-                    true
                 }
-                false => false,
+                (reserved, *count)
             })?;
             if reserved {
                 return Ok(());
             }
-            let mut candidate = self.makers().next_to_give_way(cap, from);
+            let mut candidate = self.makers().next_to_give_way(cap, in_folder, from);
             if candidate.is_none() && self.may_rescan() {
                 // Sessions made elsewhere, or files removed by hand: look
                 // at the folder again (at most once a second, and at most
@@ -149,7 +153,7 @@ impl SessionStore {
                 self.learn_makers(Some(RESCAN_FILES));
                 let counted = count_session_files(&self.settings.dir);
                 self.change_count(|count| *count = counted)?;
-                candidate = self.makers().next_to_give_way(cap, from);
+                candidate = self.makers().next_to_give_way(cap, counted, from);
                 if counted < cap {
                     continue;
                 }
