@@ -201,6 +201,7 @@ fn login_form_saying(app: &App, problem: &str, typed: &str) -> Response {
 /// A name is 1 to 100 characters, after trimming, with no control
 /// characters. Returns what is wrong, in words for the visitor.
 pub fn check_name(name: &str) -> Result<(), String> {
+    // Characters, not bytes: "Zoë" is three long.
     let length = name.chars().count();
     if length == 0 {
         return Err("Please type a name.".to_string());
@@ -210,6 +211,7 @@ pub fn check_name(name: &str) -> Result<(), String> {
             "A name can be at most {MAX_NAME_CHARS} characters; this one has {length}."
         ));
     }
+    // A tab or line break in a name would break the page and the log.
     if name.chars().any(char::is_control) {
         return Err(
             "A name cannot contain control characters such as tabs or line breaks.".to_string(),
@@ -324,6 +326,8 @@ fn form_field(request: &Request, name: &str) -> Result<String, Response> {
 }
 
 fn read_form(request: &Request) -> Result<Vec<(String, String)>, Response> {
+    // A body of another type (JSON, multipart) is not this form: 415,
+    // rather than reading it as if it were.
     if let Some(content_type) = request.header("content-type") {
         let media_type = content_type.split(';').next().unwrap_or_default().trim();
         if !media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
@@ -332,6 +336,7 @@ fn read_form(request: &Request) -> Result<Vec<(String, String)>, Response> {
             return Err(Response::error(415, &reason));
         }
     }
+    // A broken escape or a body that is not text: 400, saying which.
     request
         .form()
         .map_err(|error| Response::error(400, &format!("{error}.")))

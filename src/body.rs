@@ -78,9 +78,12 @@ impl BodyDecoder {
     /// once it is complete (what follows it stays in `buffer`: the next
     /// pipelined request), `None` while more bytes are needed.
     pub fn decode(&mut self, buffer: &mut Vec<u8>) -> Result<Option<Vec<u8>>, RequestError> {
+        // Each state takes what it can from the front of the buffer, then
+        // either moves on to the next state or says "need more bytes".
         loop {
             match self.state {
                 State::Done => return Ok(Some(std::mem::take(&mut self.body))),
+                // `Content-Length: 10`: exactly 10 bytes, once all are here.
                 State::Length(length) => {
                     if buffer.len() < length {
                         return Ok(None);
@@ -88,19 +91,23 @@ impl BodyDecoder {
                     self.body = buffer.drain(..length).collect();
                     self.state = State::Done;
                 }
+                // `5;note=x\r\n`: the size of the next chunk, in hex.
                 State::ChunkSize => {
                     let Some(line) = take_line(buffer)? else {
                         return Ok(None);
                     };
                     let size = parse_chunk_size_line(&line)?;
                     if size == 0 {
+                        // The last chunk: only trailer lines are left.
                         self.state = State::Trailers(0);
                     } else if self.body.len() as u64 + size > self.max_body_bytes as u64 {
+                        // Refused before a byte of it is stored.
                         return Err(RequestError::BodyTooLarge(self.max_body_bytes));
                     } else {
                         self.state = State::ChunkData(size as usize);
                     }
                 }
+                // The chunk's bytes; they may arrive over many reads.
                 State::ChunkData(remaining) => {
                     let available = remaining.min(buffer.len());
                     self.body.extend(buffer.drain(..available));
@@ -110,6 +117,8 @@ impl BodyDecoder {
                     }
                     self.state = State::ChunkEnd;
                 }
+                // Every chunk ends in CRLF; anything else means the size
+                // lied, and nobody can tell where the next chunk starts.
                 State::ChunkEnd => {
                     if buffer.len() < 2 {
                         return Ok(None);
@@ -122,6 +131,8 @@ impl BodyDecoder {
                     buffer.drain(..2);
                     self.state = State::ChunkSize;
                 }
+                // Header lines after the last chunk, read and ignored, up to
+                // the empty line that ends the body.
                 State::Trailers(seen) => {
                     let Some(line) = take_line(buffer)? else {
                         return Ok(None);

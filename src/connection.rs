@@ -228,8 +228,11 @@ impl<'a> Connection<'a> {
             self.stream.set_read_timeout(timeout)?;
             self.read_timeout = timeout;
         }
+        // One `read`: whatever has arrived, up to 4 KiB. It blocks (only
+        // this connection's thread) until bytes come or the timeout ends.
         let mut chunk = [0u8; 4096];
         match self.stream.read(&mut chunk) {
+            // Zero bytes: the client closed its side of the connection.
             Ok(0) => Ok(Received::Closed),
             Ok(n) => {
                 self.buffer.extend_from_slice(&chunk[..n]);
@@ -238,6 +241,7 @@ impl<'a> Connection<'a> {
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 Ok(Received::TimedOut)
             }
+            // A signal woke the read: no bytes lost; the caller looks again.
             Err(e) if e.kind() == ErrorKind::Interrupted => Ok(Received::Bytes),
             Err(e) => Err(e),
         }
@@ -260,15 +264,23 @@ impl<'a> Connection<'a> {
     /// a client trickling `\r\n` is sending, not idle), the whole head must
     /// arrive within `limits.head_timeout`.
     pub fn read_head(&mut self, limits: &Limits) -> Result<usize, RequestError> {
+        // No byte of the next request yet: the connection is only waiting,
+        // and the idle timeout applies, not the head's deadline.
         let mut head_deadline: Option<Instant> = None;
         self.activity.set(Phase::Idle);
         loop {
+            // The first byte starts the clock: the whole head must arrive
+            // within `head_timeout`, however slowly it trickles in.
             if !self.buffer.is_empty() && head_deadline.is_none() {
                 head_deadline = Some(Instant::now() + limits.head_timeout);
                 self.activity.set(Phase::ReadingHead);
             }
+            // Empty lines before a request are skipped (RFC 9112 §2.2),
+            // but they count toward the deadline.
             let blank = request::leading_empty_lines(&self.buffer);
             self.buffer.drain(..blank);
+            // A whole head is in the buffer once it holds an empty line;
+            // what follows it (a body, the next request) stays there.
             if let Some(head_len) = request::find_head_end(&self.buffer) {
                 if head_len > limits.max_head_bytes {
                     return Err(request::oversized_head_error(
@@ -278,20 +290,27 @@ impl<'a> Connection<'a> {
                 }
                 return Ok(head_len);
             }
+            // Not yet whole, and already too long: no need to wait for the
+            // rest of something that will be refused anyway.
             if self.buffer.len() > limits.max_head_bytes {
                 return Err(request::oversized_head_error(
                     &self.buffer,
                     limits.max_head_bytes,
                 ));
             }
+            // Not enough bytes for a head: read more from the socket.
             let received = match head_deadline {
                 None => self.receive_more(limits.idle_timeout)?,
                 Some(deadline) => self.receive_until(deadline)?,
             };
             match received {
                 Received::Bytes => {}
+                // Closed or quiet between requests: the client is done,
+                // and the connection just closes, with no answer.
                 Received::Closed if head_deadline.is_none() => return Err(RequestError::Closed),
                 Received::Closed if self.buffer.is_empty() => return Err(RequestError::Closed),
+                // Closed or too slow halfway through a head: that is
+                // worth an answer (`400`, `408`) before closing.
                 Received::Closed => return Err(RequestError::ClosedMidHead),
                 Received::TimedOut if head_deadline.is_none() => return Err(RequestError::Closed),
                 Received::TimedOut => {
@@ -309,9 +328,13 @@ impl<'a> Connection<'a> {
         deadline: Instant,
     ) -> Result<Vec<u8>, RequestError> {
         loop {
+            // The decoder takes what it can from the front of the buffer;
+            // `None` means "need more bytes".
             if let Some(body) = decoder.decode(&mut self.buffer)? {
                 return Ok(body);
             }
+            // A client that stops halfway through a body gets an answer
+            // (`400`, `408`), then the connection closes.
             match self.receive_until(deadline)? {
                 Received::Bytes => {}
                 Received::Closed => return Err(RequestError::ClosedMidBody),

@@ -60,12 +60,15 @@ pub fn refusal(request: &Request) -> Option<Response> {
 
 /// What marks the request as coming from another origin, if anything.
 pub fn cross_site_problem(request: &Request) -> Option<String> {
+    // A browser that sends Fetch Metadata says it outright; believe it.
     if let Some(site) = request.header("sec-fetch-site") {
         return match site.to_ascii_lowercase().as_str() {
             "same-origin" | "none" => None,
             _ => Some(format!("Sec-Fetch-Site: {site}")),
         };
     }
+    // Else the page the request came from: `Origin` on a POST, else the
+    // `Referer` of a link. Either must name this very host and port.
     let host = request.header("host").unwrap_or_default();
     let (name, sent) = match (request.header("origin"), request.header("referer")) {
         (Some(origin), _) => ("Origin", origin),

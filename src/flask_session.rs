@@ -221,10 +221,12 @@ fn run(
         Err(no_session) => Err(no_session.clone()),
     };
     let (mut session, no_session) = match loaded {
+        // Found: the view gets its values; the panel gets the text read.
         Ok((id, data, text)) => {
             report.file_read = Some((id.clone(), text));
             (Session::found(id, data), None)
         }
+        // There, but unreadable: the server's fault, never "logged out".
         Err(NoSession::Unreadable(error)) => return (unreadable_session(store, &error), report),
         Err(NoSession::Corrupt(problem)) => {
             // Not trusted, and said where the server's faults go: stderr.
@@ -236,6 +238,8 @@ fn run(
             }
             (Session::none(), Some(NoSession::Corrupt(problem)))
         }
+        // No cookie, an expired or deleted session: the view starts from
+        // an empty one, and the reason goes to the log line.
         Err(no_session) => (Session::none(), Some(no_session)),
     };
 
@@ -244,17 +248,24 @@ fn run(
 
     // 5 and 6. Store what the view changed, and tell the browser.
     let stored = match session.change {
+        // Only read: nothing to write, no cookie to send.
         Change::Nothing => Ok(response),
+        // Values set on a live session: rewrite its file, same id.
         Change::Values if session.exists() => save(store, lock, &session.data).map(|()| response),
+        // Values set without a session: the first add makes one.
         Change::Values => start_session(store, &id, &session.data, client, &mut report, response),
+        // Login: the values under a new id; logout: the file deleted.
         Change::NewId => renew_session(store, lock, &session, client, &mut report, response),
         Change::Cleared => end_session(store, &id, lock, &mut report, response),
     };
+    // A page that depends on the session is never cached, by the browser
+    // or by anyone between (`Vary: Cookie`).
     let response = match stored {
         Ok(response) if response.status < 400 => response.no_store_vary_cookie(),
         Ok(response) => response,
         Err(error_page) => return (error_page, report),
     };
+    // The log line says why there was no session, or that one was made.
     report.log_note = match (&no_session, session.change) {
         _ if session.log_note.is_some() => session.log_note,
         (Some(why), Change::Nothing) => Some(format!("no session: {}", why.reason())),
@@ -322,6 +333,8 @@ fn renew_session(
     response: Response,
 ) -> Result<Response, Response> {
     let new_id = match lock {
+        // A visitor with a session: the new file takes the old one's place
+        // (the cart comes along), then the old one is deleted.
         Some(old) if session.exists() => {
             let new_id = store.sessions.replace(old, &session.data, client);
             if new_id.is_ok()
@@ -332,9 +345,11 @@ fn renew_session(
             }
             new_id
         }
+        // A first visit: a new session like any other.
         _ => store.sessions.create(&session.data, client),
     };
     let id = new_id.map_err(|error| session_error_page(store, &error))?;
+    // The browser gets the new hand stamp.
     let response = response.with_header("Set-Cookie", &cookie::set_session_cookie(id.as_str()));
     report.new_id = Some(id);
     Ok(response)

@@ -44,10 +44,13 @@ enum PlusSign {
 /// A `%` not followed by two hex digits is an error, not passed through:
 /// the client sent something else than it meant.
 fn decode(bytes: &[u8], plus_sign: PlusSign) -> Result<Vec<u8>, &'static str> {
+    // Decoding only ever shortens: `%41` (three bytes) is `A` (one).
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
+            // `%` and two hex digits are one byte: `%3D` is `=`, which lets a
+            // value hold the characters that would otherwise split it.
             b'%' => {
                 let high = bytes.get(i + 1).and_then(|&b| hex_value(b));
                 let low = bytes.get(i + 2).and_then(|&b| hex_value(b));
@@ -57,10 +60,13 @@ fn decode(bytes: &[u8], plus_sign: PlusSign) -> Result<Vec<u8>, &'static str> {
                 }
                 i += 3;
             }
+            // In a form body a browser writes a space as `+` (and a real
+            // `+` as `%2B`).
             b'+' if plus_sign == PlusSign::Space => {
                 decoded.push(b' ');
                 i += 1;
             }
+            // Everything else is itself.
             byte => {
                 decoded.push(byte);
                 i += 1;
@@ -82,21 +88,26 @@ fn hex_value(byte: u8) -> Option<u8> {
 /// Splits a form body into its (field, value) pairs, decoded, in order.
 /// `name=David+Ann&x=1` → `[("name", "David Ann"), ("x", "1")]`.
 pub fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, FormError> {
+    // `name=David&note=hi`: pairs split by `&`, each `name=value`.
     let mut fields = Vec::new();
     for pair in body.split(|&b| b == b'&') {
         if pair.is_empty() {
             continue; // `a=1&&b=2` has an empty pair; browsers skip it too
         }
+        // The first `=` splits it; `name` alone is a name with no value.
         let (raw_name, raw_value) = match pair.iter().position(|&b| b == b'=') {
             Some(equals) => (&pair[..equals], &pair[equals + 1..]),
             None => (pair, &[][..]),
         };
+        // Both halves are escaped by the browser; one bad escape refuses
+        // the whole form.
         fields.push((decode_text(raw_name)?, decode_text(raw_value)?));
     }
     Ok(fields)
 }
 
 fn decode_text(raw: &[u8]) -> Result<String, FormError> {
+    // Decoded bytes must be UTF-8 text: a name is shown on pages and in logs.
     let bytes = form_decode(raw).map_err(FormError::BadEscape)?;
     String::from_utf8(bytes).map_err(|_| FormError::NotUtf8)
 }

@@ -199,15 +199,22 @@ fn head_html(head: &str, marked: &str) -> String {
 /// Appends `line` as HTML text: a tab as `\t`, other control characters
 /// as `\xNN`, and `& < > " '` escaped. One pass, straight into `html`.
 fn push_visible(html: &mut String, line: &str) {
-    for c in line.chars() {
+    let mut plain_from = 0;
+    for (at, c) in line.char_indices() {
+        if !c.is_control() {
+            continue;
+        }
+        // The ordinary text before it, escaped in one go.
+        push_escaped(html, &line[plain_from..at]);
         match c {
             '\t' => html.push_str("\\t"),
-            c if c.is_control() => {
+            c => {
                 let _ = write!(html, "\\x{:02x}", c as u32);
             }
-            c => push_escaped(html, c),
         }
+        plain_from = at + c.len_utf8();
     }
+    push_escaped(html, &line[plain_from..]);
 }
 
 /// The response head as far as it is known while the page is built.

@@ -103,12 +103,16 @@ impl Log {
         if self.mode == LogMode::Quiet {
             return;
         }
+        // One text for the whole exchange, so another connection's lines
+        // never land in the middle of it.
         let mut text = String::new();
         if self.mode == LogMode::Trace {
+            // `--trace`: both heads, as curl -v shows them.
             text.push_str(&trace_head('>', &request.raw_head));
             text.push_str(&trace_head('<', response_bytes));
         }
         text.push_str(&summary_line(peer, request, response, note));
+        // Handed to the log thread: the request never waits for stdout.
         self.send(Output::Stdout(text));
     }
 
@@ -190,20 +194,25 @@ pub fn summary_line(
     response: &Response,
     note: Option<&str>,
 ) -> String {
+    // Who asked, what, and the status; every byte the client chose goes
+    // through `printable`, so it cannot forge a line.
     let mut line = format!(
         "{peer} {} {} {}",
         printable(&request.method),
         printable(&request.target),
         response.status
     );
+    // Where a redirect sends the browser next.
     if let Some(location) = response.header("location") {
         line.push_str(&format!(" -> {}", printable(location)));
     }
+    // The hand stamp coming in: the `session` cookie, its id cut short.
     let sent: Vec<String> = request
         .cookie_values(SESSION_COOKIE)
         .iter()
         .map(|value| format!("{SESSION_COOKIE}={}", shortened_id(value)))
         .collect();
+    // And going out: each `Set-Cookie`'s name and value, ids cut short.
     let set: Vec<String> = response
         .headers
         .iter()
@@ -216,9 +225,11 @@ pub fn summary_line(
         .collect();
     line.push_str(&format!("  cookie: {}", list_or_dash(&sent.join(", "))));
     line.push_str(&format!("  set-cookie: {}", list_or_dash(&set.join(", "))));
+    // An empty value is the one that tells the browser to forget.
     if set.iter().any(|cookie| cookie.ends_with('=')) {
         line.push_str(" (expired)");
     }
+    // Why there was no session, or that one was made.
     if let Some(note) = note {
         line.push_str(&format!("  ({})", printable(note)));
     }

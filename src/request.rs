@@ -204,6 +204,8 @@ pub fn find_head_end(buffer: &[u8]) -> Option<usize> {
 /// Parses a complete head (request line, headers, empty line) into a
 /// `Request` with an empty body.
 pub fn parse_head(head: &[u8]) -> Result<Request, RequestError> {
+    // The request line, strictly: what httparse lets through and the RFCs
+    // do not (request/strict.rs) *(skip at first)*.
     let minor_version_at = check_request_line(head)?;
     // RFC 9110 §6.2: HTTP/1.2 and later minors are read as HTTP/1.1, the
     // highest this server speaks; httparse only knows 1.0 and 1.1.
@@ -214,6 +216,8 @@ pub fn parse_head(head: &[u8]) -> Result<Request, RequestError> {
         patched_head[minor_version_at] = b'1';
         head_for_httparse = &patched_head;
     }
+    // httparse splits the head into method, target, version and headers,
+    // borrowing from `head`; it needs room for the headers up front.
     let mut header_slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut header_slots);
     match parsed.parse(head_for_httparse) {
@@ -234,6 +238,7 @@ pub fn parse_head(head: &[u8]) -> Result<Request, RequestError> {
         ));
     }
 
+    // The parts, copied out of the buffer: the Request outlives it.
     let method = parsed.method.unwrap_or_default().to_string();
     let target = parsed.path.unwrap_or_default().to_string();
     let version = match parsed.version {
@@ -248,6 +253,7 @@ pub fn parse_head(head: &[u8]) -> Result<Request, RequestError> {
             value: String::from_utf8_lossy(header.value).into_owned(),
         })
         .collect();
+    // `/static/a%20b.css` is routed as `/static/a b.css`.
     let path = decode_target_path(&method, &target)?;
     let request = Request {
         method,
@@ -267,6 +273,7 @@ pub fn parse_head(head: &[u8]) -> Result<Request, RequestError> {
 /// `/static/a%20b.css?x=1` → `/static/a b.css`; the absolute form
 /// `http://host/x` (RFC 9112 §3.2.2) → `/x`; `OPTIONS *` → `*`.
 fn decode_target_path(method: &str, target: &str) -> Result<String, RequestError> {
+    // `OPTIONS *`: the server as a whole; no other method may ask that.
     if target == "*" {
         return match method {
             "OPTIONS" => Ok("*".to_string()),
@@ -275,7 +282,10 @@ fn decode_target_path(method: &str, target: &str) -> Result<String, RequestError
             )),
         };
     }
+    // The query is not routed on, only checked; the path is.
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    // `/login`, or the absolute form a proxy may send,
+    // `http://host/login` (RFC 9112 §3.2.2), whose path is routed.
     let path = if path.starts_with('/') {
         path
     } else if let Some(after_scheme) = path
@@ -290,6 +300,7 @@ fn decode_target_path(method: &str, target: &str) -> Result<String, RequestError
             "the request target '{target}' does not start with '/'"
         )));
     };
+    // A broken `%` escape anywhere is refused rather than guessed at.
     form::percent_decode(query.as_bytes())
         .map_err(|problem| RequestError::Malformed(format!("the query {problem}")))?;
     let decoded = form::percent_decode(path.as_bytes())
@@ -329,11 +340,14 @@ impl Request {
     /// RFC 9112 §9.3: HTTP/1.1 stays open unless `Connection: close`;
     /// HTTP/1.0 closes unless `Connection: keep-alive`.
     pub fn wants_keep_alive(&self) -> bool {
+        // `Connection: keep-alive, Upgrade` lists options, any case.
         let says = |option: &str| {
             self.headers_named("connection")
                 .flat_map(|value| value.split(','))
                 .any(|token| token.trim().eq_ignore_ascii_case(option))
         };
+        // HTTP/1.1 stays open unless told to close; HTTP/1.0 closes unless
+        // told to stay (RFC 9112 §9.3).
         match self.version {
             Version::Http11 => !says("close"),
             Version::Http10 => says("keep-alive") && !says("close"),

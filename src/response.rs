@@ -139,20 +139,29 @@ impl Response {
     /// The answer to a HEAD request: the same head, `Content-Length`
     /// included, and no body (RFC 9110 §9.3.2).
     pub fn head_bytes(&self, connection: ConnectionHeader) -> Vec<u8> {
+        // Room for the head and the body, so `to_bytes` appends in place.
         let mut out = Vec::with_capacity(256 + self.body.len());
+        // `HTTP/1.1 303 See Other`
         out.extend_from_slice(status_line(self.status).as_bytes());
+        // Every answer says when it was made (RFC 9110 §6.6.1)...
         push_header(&mut out, "Date", &http_date(SystemTime::now()));
+        // ...and how long its body is, so the connection can carry the
+        // next request (none for the statuses that never have a body).
         if has_body(self.status) {
             push_header(&mut out, "Content-Length", &self.body.len().to_string());
         }
+        // The handler's own headers, in its order: `Location`,
+        // `Set-Cookie`, `Content-Type`, `Cache-Control`.
         for (name, value) in &self.headers {
             push_header(&mut out, name, value);
         }
+        // Whether the connection stays open (connection.rs decides).
         match connection {
             ConnectionHeader::Omitted => {}
             ConnectionHeader::Close => push_header(&mut out, "Connection", "close"),
             ConnectionHeader::KeepAlive => push_header(&mut out, "Connection", "keep-alive"),
         }
+        // The empty line: the head ends here.
         out.extend_from_slice(b"\r\n");
         out
     }
@@ -216,6 +225,8 @@ pub fn http_date(now: SystemTime) -> String {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
+    // Seconds since 1970 become days and the time of day: UTC has no leap
+    // seconds in this count, so every day is 86,400 of them.
     let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let days = secs / 86_400;
     let secs_of_day = secs % 86_400;

@@ -168,13 +168,16 @@ pub fn route(request: &Request, app: &App) -> Answer {
 }
 
 fn answer(request: &Request, app: &App) -> Answer {
+    // HEAD is GET without the body; connection.rs leaves the body out.
     let method = match request.method.as_str() {
         "HEAD" => "GET",
         other => other,
     };
+    // `OPTIONS *` asks about the server as a whole, not one path.
     if request.path == "*" && method == "OPTIONS" {
         return plain(options(&server_methods()), "router::options");
     }
+    // Every row for this path; then the one for this method.
     let on_this_path: Vec<&Route> = ROUTES
         .iter()
         .filter(|route| matches_path(route.path, request, app))
@@ -183,6 +186,8 @@ fn answer(request: &Request, app: &App) -> Answer {
         .iter()
         .find(|route| route.methods.is_empty() || route.methods.contains(&method))
     else {
+        // No row for the method: 404 if the path is unknown, else the
+        // methods it does take (405, or OPTIONS's answer).
         return match on_this_path.is_empty() {
             true => plain(not_found(&request.path), "router::not_found"),
             false if method == "OPTIONS" => {
@@ -195,7 +200,10 @@ fn answer(request: &Request, app: &App) -> Answer {
         };
     };
     match route.handler {
+        // A page that needs no session: just call it.
         Handler::Page(page) => plain(page(request, app), route.name),
+        // A Flask view: flask_session.rs loads the session before it and
+        // stores what it changed after it, as Flask does.
         Handler::ReadsSession(view) => {
             let store = Store {
                 sessions: &app.sessions,

@@ -201,15 +201,20 @@ impl SessionStore {
     ) -> Result<SessionId, SessionError> {
         // Room for one more, counted in *(skip at first)*.
         self.reserve_place(from)?;
+        // The hand stamp: 128 random bits nobody can guess.
         let id = SessionId::new_random();
+        // `from=`: the address that made it, for the cap's fairness.
         let mut data = data.clone();
         data.from = from;
         match self.write(&id, &data) {
             Ok(()) => {
+                // Remembered as this address's newest, and as used now.
                 self.note_made(&id, from);
                 self.note_recent(&id);
                 Ok(id)
             }
+            // Not written (a full disk, a vanished folder): its place in
+            // the count is given back.
             Err(error) => {
                 self.release_place();
                 Err(error)

@@ -184,22 +184,22 @@ fn parse(template: &str, text: &str) -> Result<Vec<Piece>, TemplateError> {
 /// Makes text safe to put in HTML, between tags or in a quoted attribute.
 pub fn escape_html(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        push_escaped(&mut escaped, c);
-    }
+    push_escaped(&mut escaped, text);
     escaped
 }
 
-/// Appends one character to HTML text: `& < > " '` as entities, the rest
-/// as itself. The one HTML escape (the inspector adds control characters).
-pub fn push_escaped(html: &mut String, c: char) {
-    match c {
-        '&' => html.push_str("&amp;"),
-        '<' => html.push_str("&lt;"),
-        '>' => html.push_str("&gt;"),
-        '"' => html.push_str("&quot;"),
-        '\'' => html.push_str("&#39;"),
-        c => html.push(c),
+/// Appends `text` to HTML: `& < > " '` as entities, the rest as itself.
+/// The one HTML escape (the inspector also shows control characters).
+pub fn push_escaped(html: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => html.push_str("&amp;"),
+            '<' => html.push_str("&lt;"),
+            '>' => html.push_str("&gt;"),
+            '"' => html.push_str("&quot;"),
+            '\'' => html.push_str("&#39;"),
+            c => html.push(c),
+        }
     }
 }
 

@@ -101,12 +101,16 @@ pub fn write_all_by(
 ) -> std::io::Result<()> {
     let mut timeout_changed = false;
     while !bytes.is_empty() {
+        // `write` may take only part: what fits in the socket's buffer.
         match stream.write(bytes) {
             Ok(0) => return Err(ErrorKind::WriteZero.into()),
             Ok(written) => bytes = &bytes[written..],
+            // A signal arrived mid-write: nothing was lost, try again.
             Err(error) if error.kind() == ErrorKind::Interrupted => {}
             Err(error) => return Err(error),
         }
+        // More to send: the next write may wait only for what is left of
+        // the one deadline, however little the client reads each time.
         if !bytes.is_empty() {
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
@@ -116,6 +120,7 @@ pub fn write_all_by(
             timeout_changed = true;
         }
     }
+    // The next answer on this connection gets a whole deadline again.
     if timeout_changed {
         stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
     }

@@ -46,25 +46,34 @@ pub fn oversized_head_error(buffer: &[u8], max_head_bytes: usize) -> RequestErro
 /// with a different answer: `METHOD SP TARGET SP HTTP/D.D CRLF`, exactly.
 /// Returns where the minor version digit is.
 pub fn check_request_line(head: &[u8]) -> Result<usize, RequestError> {
+    // The first line, without its line ending.
     let line_end = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
     let line = head[..line_end]
         .strip_suffix(b"\r")
         .unwrap_or(&head[..line_end]);
+    // Exactly one space between the parts: `GET / HTTP/1.1`.
     let mut parts = line.split(|&b| b == b' ');
     let method = parts.next().unwrap_or_default();
     let target = parts.next().unwrap_or_default();
     let version = parts.next().unwrap_or_default();
     let malformed = |what: &str| Err(RequestError::Malformed(what.to_string()));
+    // A well-formed method longer than any we know: not implemented (501),
+    // rather than malformed.
     if method.len() > MAX_METHOD_BYTES && method.iter().all(|&b| is_token_byte(b)) {
         let method = String::from_utf8_lossy(&method[..method.len().min(32)]);
         return Err(RequestError::MethodNotImplemented(method.into_owned()));
     }
+    // A fourth part means a space where none may be: two servers could
+    // split such a line differently.
     if parts.next().is_some() {
         return malformed("the request line has more than three parts (a space in the target?)");
     }
+    // CONNECT asks for a tunnel; this server is no proxy.
     if method == b"CONNECT" {
         return Err(RequestError::MethodNotImplemented("CONNECT".to_string()));
     }
+    // Controls, spaces, quotes, `<`, `>` and bytes above 127 are not
+    // allowed in a target, even if httparse would pass them.
     if let Some(&byte) = target.iter().find(|&&b| !is_target_byte(b)) {
         return Err(RequestError::Malformed(format!(
             "the request target has the byte 0x{byte:02X}, which a target cannot contain"
@@ -103,6 +112,8 @@ pub fn has_bare_lf(head: &[u8]) -> bool {
 /// (HTTP/1.0 predates it, so there it may be missing), and its value is a
 /// host with an optional port (RFC 3986 §3.2.2–3.2.3).
 pub fn check_host(request: &Request) -> Result<(), RequestError> {
+    // Exactly one Host, well formed; HTTP/1.0 clients may send none
+    // (RFC 9112 §3.2). Two could route one request two ways.
     let hosts: Vec<&str> = request.headers_named("host").collect();
     match (hosts.as_slice(), request.version) {
         ([host], _) if is_valid_host(host) => Ok(()),
@@ -125,6 +136,8 @@ pub fn check_host(request: &Request) -> Result<(), RequestError> {
 /// reg-name may be empty, and RFC 9112 §3.2 has clients send `Host:` with
 /// nothing when the target has no authority (NOTES.md says more).
 pub fn is_valid_host(value: &str) -> bool {
+    // Split off the port: after the `]` of an IPv6 literal, else after
+    // the last colon.
     let (host, port) = if value.starts_with('[') {
         match value.find(']') {
             Some(close) => (&value[..=close], &value[close + 1..]),
@@ -136,10 +149,13 @@ pub fn is_valid_host(value: &str) -> bool {
             None => (value, ""),
         }
     };
+    // A port is up to five digits (the range is not this check's job).
     let port_ok = port.is_empty()
         || (port.starts_with(':')
             && port[1..].len() <= 5
             && port[1..].bytes().all(|b| b.is_ascii_digit()));
+    // `[::1]`: hex digits, colons, dots. A name: RFC 3986's reg-name
+    // bytes, with any `%` escape well formed.
     let host_ok = if let Some(inner) = host.strip_prefix('[') {
         let inner = inner.strip_suffix(']').unwrap_or_default();
         !inner.is_empty()
@@ -158,11 +174,15 @@ pub fn is_valid_host(value: &str) -> bool {
 pub fn body_framing(request: &Request, limits: &Limits) -> Result<BodyFraming, RequestError> {
     let lengths: Vec<&str> = request.headers_named("content-length").collect();
     let codings: Vec<&str> = request.headers_named("transfer-encoding").collect();
+    // Both at once is the classic smuggling shape: one server counts the
+    // length, another the chunks, and they disagree where the body ends.
     if !lengths.is_empty() && !codings.is_empty() {
         return Err(RequestError::Malformed(
             "Content-Length and Transfer-Encoding were both sent".to_string(),
         ));
     }
+    // Chunked: the body says its own end (body.rs); HTTP/1.0 has no such
+    // thing, so a 1.0 request that claims it is refused.
     if !codings.is_empty() {
         if request.version == Version::Http10 {
             return Err(RequestError::Malformed(
@@ -171,14 +191,17 @@ pub fn body_framing(request: &Request, limits: &Limits) -> Result<BodyFraming, R
         }
         return chunked_last(&codings);
     }
+    // Neither header: no body (RFC 9112 §6.3).
     let Some(first) = lengths.first() else {
         return Ok(BodyFraming::None);
     };
+    // The same length twice is harmless; two different ones are not.
     if lengths.iter().any(|length| length != first) {
         return Err(RequestError::Malformed(
             "the Content-Length headers disagree".to_string(),
         ));
     }
+    // Too big is refused now, before a byte of the body is read (413).
     let length = parse_content_length(first)?;
     if length > limits.max_body_bytes as u64 {
         return Err(RequestError::BodyTooLarge(limits.max_body_bytes));

@@ -71,10 +71,13 @@ impl SessionData {
     /// The file's text: `created=…` first, `from=…`, then each pair, one
     /// per line.
     pub fn to_file_text(&self) -> String {
+        // The bookkeeping first: when the session began, who made it.
         let mut text = format!("created={}\n", self.created_secs);
         if let Some(from) = self.from {
             text.push_str(&format!("from={from}\n"));
         }
+        // Then each value on a line of its own: escaped, so a value with
+        // a newline or `=` in it cannot pose as another line.
         for (key, value) in &self.values {
             text.push_str(key);
             text.push('=');

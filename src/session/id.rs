@@ -52,8 +52,10 @@ impl SessionId {
         if values.is_empty() {
             return Err(NoSession::NoCookie);
         }
+        // Values that are not ids (`../../etc/passwd`) drop out here.
         let mut ids = values.iter().copied().filter_map(SessionId::parse);
         let first = ids.next().ok_or(NoSession::MalformedId)?;
+        // The same id twice is still that id; two ids are none.
         match ids.all(|other| other == first) {
             true => Ok(first),
             false => Err(NoSession::SeveralIds),
