@@ -132,8 +132,9 @@ impl SessionStore {
     /// way). If none can, the answer is `Full`.
     pub(super) fn reserve_place(&self, from: Option<IpAddr>) -> Result<(), SessionError> {
         let cap = self.settings.max_sessions;
-        // Each round frees one place; a folder far over the cap (the cap
-        // was lowered) is brought down a few sessions per newcomer.
+        // One session out, the newcomer in: the folder never grows past the
+        // cap, and a folder already over it (the cap was lowered, files
+        // were copied in) does not grow either, and shrinks as it sweeps.
         for _ in 0..16 {
             let (reserved, in_folder) = self.change_count(|count| {
                 let reserved = *count < cap;
@@ -147,34 +148,45 @@ impl SessionStore {
             }
             let mut candidate = self.makers().next_to_give_way(cap, in_folder, from);
             if candidate.is_none() && self.may_rescan() {
-                // Sessions made elsewhere, or files removed by hand: look
-                // at the folder again (at most once a second, and at most
-                // a thousand files read, so no request waits long).
+                // Sessions made elsewhere: look at the folder again (at most
+                // once a second, and at most a thousand files read, so no
+                // request waits long).
                 self.learn_makers(Some(RESCAN_FILES));
-                let counted = count_session_files(&self.settings.dir);
-                self.change_count(|count| *count = counted)?;
-                candidate = self.makers().next_to_give_way(cap, counted, from);
-                if counted < cap {
-                    continue;
+                candidate = self.makers().next_to_give_way(cap, in_folder, from);
+                if candidate.is_none() {
+                    // Files removed by hand? Count the folder again.
+                    let counted = count_session_files(&self.settings.dir);
+                    self.change_count(|count| *count = counted)?;
+                    if counted < cap {
+                        continue;
+                    }
                 }
             }
             let Some(candidate) = candidate else {
                 return Err(SessionError::Full(cap));
             };
-            self.evict(&id_of(candidate));
+            if self.evict(&id_of(candidate)) {
+                return Ok(());
+            }
         }
         Err(SessionError::Full(cap))
     }
 
     /// Deletes `id` to make room, under its lock (a request using it
-    /// finishes first). Its place is given back by `destroy`.
-    fn evict(&self, id: &SessionId) {
+    /// finishes first), and hands its place to the newcomer: the count
+    /// does not change. Says whether it was deleted.
+    fn evict(&self, id: &SessionId) -> bool {
         match self.lock(id) {
             Ok(Some(lock)) => {
-                let _ = self.destroy(&lock);
+                let deleted = fs::remove_file(self.path_of(&lock.id)).is_ok();
+                self.makers().forget(key(id));
+                deleted
             }
             // Gone already (a logout elsewhere): just forget it.
-            _ => self.makers().forget(key(id)),
+            _ => {
+                self.makers().forget(key(id));
+                false
+            }
         }
     }
 
