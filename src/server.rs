@@ -193,10 +193,9 @@ fn start_session_sweeper(app: Arc<App>) {
     std::thread::Builder::new()
         .name("session-sweeper".to_string())
         .spawn(move || {
-            // Who made the sessions already in the folder, and temporary
-            // files that no write can finish: read once, in the background,
-            // so a big folder does not hold up the start.
-            app.sessions.learn_makers(None);
+            // Temporary files that no write can finish: found once, in the
+            // background, so a big folder does not hold up the start.
+            app.sessions.remove_abandoned_temp_files();
             loop {
                 std::thread::sleep(app.sessions.sweep_interval());
                 let removed = app.sessions.remove_expired();

@@ -18,9 +18,11 @@
 //! sessions folder is full", says so and what it costs.
 //!
 //! Who made which session is kept in memory, as far as this process knows:
-//! the sessions it made, and those it finds in the folder (at start, in
-//! the background, and again when the folder is full and it knows of no
-//! session over its share, at most once a second).
+//! the sessions it made, and those it reads in the folder when the folder
+//! is full and it knows of nobody over their share (a thousand files at a
+//! time, at most once a second). What it knows stands for the whole
+//! folder: a sample where a quarter of the files are one address's says
+//! that address holds a quarter of the folder.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::{self, File};
@@ -151,7 +153,7 @@ impl SessionStore {
                 // Sessions made elsewhere: look at the folder again (at most
                 // once a second, and at most a thousand files read, so no
                 // request waits long).
-                self.learn_makers(Some(RESCAN_FILES));
+                self.learn_makers(RESCAN_FILES);
                 candidate = self.makers().next_to_give_way(cap, in_folder, from);
                 if candidate.is_none() {
                     // Files removed by hand? Count the folder again.
@@ -256,22 +258,14 @@ impl SessionStore {
 
     /// Reads the folder for sessions this process does not know yet (made
     /// before it started, or by another process), at most `limit` of them,
-    /// and notes who made them, oldest first. Also removes temporary files
-    /// that no write can finish any more. Runs whole in the background at
-    /// start.
-    pub fn learn_makers(&self, limit: Option<usize>) {
+    /// and notes who made them, oldest first.
+    fn learn_makers(&self, limit: usize) {
         let Ok(entries) = fs::read_dir(&self.settings.dir) else {
             return;
         };
         let mut found: Vec<(u64, u128, Maker)> = Vec::new();
         for entry in entries.flatten() {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            if name.starts_with(TEMP_PREFIX) {
-                remove_if_abandoned(&entry.path(), &name);
-                continue;
-            }
-            let Some(id) = SessionId::parse(&name) else {
+            let Some(id) = SessionId::parse(&entry.file_name().to_string_lossy()) else {
                 continue;
             };
             if self.makers().maker_of.contains_key(&key(&id)) {
@@ -280,7 +274,7 @@ impl SessionStore {
             if let Some((created, maker)) = read_created_and_maker(&entry.path()) {
                 found.push((created, key(&id), maker));
             }
-            if limit.is_some_and(|limit| found.len() >= limit) {
+            if found.len() >= limit {
                 break;
             }
         }
@@ -288,6 +282,21 @@ impl SessionStore {
         let mut makers = self.makers();
         for (_, id, maker) in found {
             makers.add(id, maker);
+        }
+    }
+
+    /// Removes the temporary files that no write can finish any more
+    /// (names only: no file is opened). Runs in the background at start.
+    pub fn remove_abandoned_temp_files(&self) {
+        let Ok(entries) = fs::read_dir(&self.settings.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(TEMP_PREFIX) {
+                remove_if_abandoned(&entry.path(), &name);
+            }
         }
     }
 

@@ -8,8 +8,8 @@
 //! when used, and goes once idle. The sweep also counts the folder again,
 //! so the shared count catches up with files people deleted by hand.
 //!
-//! A big folder makes a sweep long, so sweeps are spaced at least twenty
-//! times their own length apart: never more than 5% of a core.
+//! A big folder makes a sweep long, so sweeps are spaced at least 25
+//! times their own length apart: never more than 4% of a core.
 
 use std::fs;
 use std::time::{Duration, Instant, SystemTime};
@@ -22,7 +22,7 @@ impl SessionStore {
     pub fn sweep_interval(&self) -> Duration {
         let shortest = self.settings.ttl_secs.min(self.settings.lifetime_secs);
         let wanted = Duration::from_secs((shortest / 2).clamp(1, 60));
-        wanted.max(*lock_even_if_poisoned(&self.last_sweep) * 20)
+        wanted.max(*lock_even_if_poisoned(&self.last_sweep) * 25)
     }
 
     /// Deletes every idle session file; returns how many. Each file is
