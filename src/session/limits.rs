@@ -222,21 +222,12 @@ impl SessionStore {
         let folder = lock_even_if_poisoned(&self.folder);
         wait_for_folder(&folder)?;
         let count_path = self.settings.dir.join(COUNT_FILE);
-        let mut count = match fs::read_to_string(&count_path) {
-            Ok(text) => match text.trim().parse::<usize>() {
-                Ok(count) => count,
-                Err(_) => count_session_files(&self.settings.dir),
-            },
-            Err(_) => count_session_files(&self.settings.dir),
-        };
-        let result = change(&mut count);
-        let written = fs::write(&count_path, format!("{count}\n"));
+        let written = read_and_write_count(&count_path, &self.settings.dir, change);
         let _ = folder.unlock();
         written.map_err(|source| SessionError::Write {
             path: count_path,
             source,
-        })?;
-        Ok(result)
+        })
     }
 
     /// The folder's session count as last stored, for the sessions page.
@@ -324,6 +315,34 @@ impl SessionStore {
             .iter()
             .any(|(old, at)| old == id && at.elapsed() <= REPLACED_MEMORY)
     }
+}
+
+/// Reads the count in `path`, changes it, and writes it back over itself,
+/// in place: the same 20 bytes each time (`42` and spaces), so the file
+/// never grows or shrinks. A missing or unreadable count is counted again
+/// from the folder.
+fn read_and_write_count<T>(
+    path: &Path,
+    dir: &Path,
+    change: impl FnOnce(&mut usize) -> T,
+) -> std::io::Result<T> {
+    use std::os::unix::fs::{FileExt, OpenOptionsExt};
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)?;
+    let mut bytes = [0u8; 20];
+    let read = file.read_at(&mut bytes, 0)?;
+    let mut count = std::str::from_utf8(&bytes[..read])
+        .ok()
+        .and_then(|text| text.trim().parse::<usize>().ok())
+        .unwrap_or_else(|| count_session_files(dir));
+    let result = change(&mut count);
+    file.write_all_at(format!("{count:<19}\n").as_bytes(), 0)?;
+    Ok(result)
 }
 
 /// `flock` on the folder, waiting at most `LOCK_WAIT` (a process stopped
