@@ -232,6 +232,12 @@ pub fn sessions_page(_request: &Request, app: &App, session: &mut Session) -> Re
         Ok(listing) => page_or_500(app, 200, sessions_page_html(app, &listing))
             .no_store_vary_cookie()
             .with_header("Referrer-Policy", "no-referrer"),
+        // Redis not answering is a moment's trouble; a folder that cannot
+        // be read stays so until someone fixes it.
+        Err(error) if app.sessions.redis().is_some() => {
+            Response::error(503, &format!("The sessions could not be listed: {error}."))
+                .with_header("Retry-After", "5")
+        }
         Err(error) => Response::error(
             500,
             &format!("The sessions folder could not be read: {error}."),
@@ -364,6 +370,7 @@ mod tests {
             std::env::temp_dir().join(format!("handstamp-views-{label}-{}", std::process::id()));
         let settings = SessionSettings {
             dir: dir.clone(),
+            redis: None,
             ttl_secs: 1800,
             lifetime_secs: 28800,
             max_sessions: 100,

@@ -33,6 +33,7 @@ use std::time::SystemTime;
 
 use crate::cookie;
 use crate::log::Log;
+use crate::redis;
 use crate::request::Request;
 use crate::response::Response;
 use crate::session::{
@@ -159,6 +160,8 @@ pub struct SessionReport {
     pub new_id: Option<SessionId>,
     /// This answer deleted the session and expired the cookie.
     pub ended: bool,
+    /// The Redis commands sent for this answer, and their replies.
+    pub store_commands: Vec<redis::Exchange>,
 }
 
 /// Where sessions are kept, and where to report a fault.
@@ -173,9 +176,12 @@ pub fn run_view(
     store: Store,
     view: &dyn Fn(&mut Session) -> Response,
 ) -> (Response, SessionReport) {
+    // Commands a request before this one left behind are not this one's.
+    let _ = redis::take_transcript();
     // 1. The cookie names an id, or says why there is none.
     let id = session_id(request);
-    run(&store, request.client, id, None, view)
+    let (response, report) = run(&store, request.client, id, None, view);
+    with_store_commands(response, report)
 }
 
 /// Runs a view that changes the session (`POST /login`, `POST /cart`,
@@ -186,9 +192,10 @@ pub fn run_changing_view(
     store: Store,
     view: &dyn Fn(&mut Session) -> Response,
 ) -> (Response, SessionReport) {
+    let _ = redis::take_transcript();
     // 1. The cookie names an id, or says why there is none.
     let id = session_id(request);
-    match &id {
+    let (response, report) = match &id {
         // Two different ids: a sibling site planted one (cookie tossing),
         // and any change would land in a session that may not be this
         // visitor's, or start one whose cookie replaces theirs. Refused.
@@ -196,11 +203,24 @@ pub fn run_changing_view(
         // 2. Until `lock` is dropped, no other request (in this process
         //    or another on the same folder) can change or delete it.
         Ok(live_or_not) => match store.sessions.lock(live_or_not) {
-            Ok(lock) => run(&store, request.client, id.clone(), lock.as_ref(), view),
+            Ok(lock) => {
+                let answer = run(&store, request.client, id.clone(), lock.as_ref(), view);
+                // 7. Unlocked: the next request may change the session.
+                drop(lock);
+                answer
+            }
             Err(error) => (session_error_page(&store, &error), SessionReport::default()),
         },
         Err(_) => run(&store, request.client, id, None, view),
-    }
+    };
+    with_store_commands(response, report)
+}
+
+/// With sessions in Redis, the panel shows each command this request sent
+/// and its reply, as it shows the file (an empty list with the folder).
+fn with_store_commands(response: Response, mut report: SessionReport) -> (Response, SessionReport) {
+    report.store_commands = redis::take_transcript();
+    (response, report)
 }
 
 /// Steps 3 to 6 (see the module doc): read, the view, store, tell.
@@ -228,6 +248,7 @@ fn run(
         }
         // There, but unreadable: the server's fault, never "logged out".
         Err(NoSession::Unreadable(error)) => return (unreadable_session(store, &error), report),
+        Err(NoSession::StoreDown(problem)) => return (store_down_page(&problem), report),
         Err(NoSession::Corrupt(problem)) => {
             // Not trusted, and said where the server's faults go: stderr.
             if let Ok(id) = &id {
@@ -433,6 +454,18 @@ pub fn session_error_page(store: &Store, error: &SessionError) -> Response {
                 "The server could not lock your session just now; try again in a moment.",
             )
         }
+        // Redis did not answer: the page names it and the error (the log
+        // said so once, when the outage began: redis.rs).
+        SessionError::StoreDown(problem) => store_down_page(problem),
+        SessionError::Lost(_) => {
+            store.log.error(&error.to_string());
+            Response::error(
+                503,
+                "This request took so long that its hold on your session expired, so \
+                 nothing was changed; try again.",
+            )
+            .with_header("Retry-After", "1")
+        }
         SessionError::Write { .. } | SessionError::Delete { .. } => {
             store.log.error(&error.to_string());
             Response::error(
@@ -441,6 +474,20 @@ pub fn session_error_page(store: &Store, error: &SessionError) -> Response {
             )
         }
     }
+}
+
+/// The session store is not answering: a 503 that names it, never a new
+/// empty session (whose cookie would log the visitor out) and never a
+/// fall back to files (two places, two truths).
+fn store_down_page(problem: &str) -> Response {
+    Response::error(
+        503,
+        &format!(
+            "The server cannot reach the store that keeps sessions ({problem}), so \
+             nothing was read or changed, and you are still logged in. Try again in a moment."
+        ),
+    )
+    .with_header("Retry-After", "5")
 }
 
 /// A mistake in the code, not the visitor's: logged, and a 500.

@@ -23,10 +23,11 @@
 
 use std::fmt::Write;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::cookie::SESSION_COOKIE;
-use crate::flask_session::Answer;
+use crate::flask_session::{Answer, SessionReport};
 use crate::redirect_link::{
     INSPECTOR_COOKIE, LINK_WINDOW, LinkKey, RedirectLinks, set_inspector_cookie,
 };
@@ -46,11 +47,14 @@ pub struct Inspector {
 }
 
 impl Inspector {
-    /// Ready to keep redirects in `sessions/.inspector` (redirect_link.rs).
-    pub fn open(sessions_dir: &Path) -> std::io::Result<Inspector> {
-        Ok(Inspector {
-            links: RedirectLinks::open(sessions_dir)?,
-        })
+    /// Ready to keep redirects in `sessions/.inspector`, or in Redis when
+    /// the sessions are there (redirect_link.rs).
+    pub fn open(sessions_dir: &Path, sessions: &SessionStore) -> std::io::Result<Inspector> {
+        let links = match sessions.redis() {
+            Some(redis) => RedirectLinks::in_redis(Arc::clone(redis)),
+            None => RedirectLinks::open(sessions_dir)?,
+        };
+        Ok(Inspector { links })
     }
 
     /// Gives a redirect the secret it will be found by: the session id
@@ -72,7 +76,7 @@ impl Inspector {
         let ends_session = answer.session.ended;
         if !ends_session
             && let Ok(id) = SessionId::from_cookie_values(&request.cookie_values(SESSION_COOKIE))
-            && matches!(sessions.file_text(&id), Ok(Some(_)))
+            && matches!(sessions.text(&id), Ok(Some(_)))
         {
             // A live session: only the browser that holds it sends its id.
             return Some(LinkKey::HeldSessionId(id.as_str().to_string()));
@@ -230,13 +234,12 @@ fn response_head_so_far(response: &Response) -> String {
 
 /// What this request did to the session, and the file as it is now.
 fn session_html(request: &Request, answer: &Answer, sessions: &SessionStore) -> String {
-    let dir = sessions.dir().display().to_string();
     let report = &answer.session;
     let mut html = String::new();
     if let Some(new_id) = &report.new_id {
         html.push_str(&format!(
             "<p>This answer's <code>Set-Cookie</code> gives your browser a new id; its file was just written:</p>\n{}",
-            file_html(&dir, new_id, sessions)
+            file_html(new_id, sessions)
         ));
     }
     // The same rule as the app's (`app::session_id`), so the panel names
@@ -254,11 +257,10 @@ fn session_html(request: &Request, answer: &Answer, sessions: &SessionStore) -> 
             "<p>The <code>session</code> cookie is not 32 lowercase hex digits, so the server ignored it without touching the disk.</p>\n",
         ),
         Ok(id) if report.ended || report.new_id.is_some() => {
-            let gone = matches!(sessions.file_text(&id), Ok(None));
+            let gone = matches!(sessions.text(&id), Ok(None));
             html.push_str(&format!(
-                "<p>The file of the id your browser sent, <code>{}/{}</code>, {}.</p>\n",
-                escape_html(&dir),
-                id.as_str(),
+                "<p>The file of the id your browser sent, <code>{}</code>, {}.</p>\n",
+                escape_html(&sessions.place_of(&id)),
                 if gone { "was deleted by this request" } else { "still exists" }
             ));
         }
@@ -266,35 +268,60 @@ fn session_html(request: &Request, answer: &Answer, sessions: &SessionStore) -> 
             // The view's session was read from this file: show that text,
             // byte for byte what the page was made from.
             Some((read_id, text)) if *read_id == id => {
-                html.push_str(&file_text_html(&dir, &id, text));
+                html.push_str(&file_text_html(&sessions.show_command(&id), text));
             }
-            _ => html.push_str(&file_html(&dir, &id, sessions)),
+            _ => html.push_str(&file_html(&id, sessions)),
         },
+    }
+    if !report.store_commands.is_empty() {
+        html.push_str(&store_commands_html(report, sessions));
     }
     html
 }
 
+/// The Redis commands an answer sent, each with its reply, as `redis-cli`
+/// would print them.
+fn store_commands_html(report: &SessionReport, sessions: &SessionStore) -> String {
+    let store = sessions
+        .redis()
+        .map(|redis| redis.name())
+        .unwrap_or_default();
+    let mut html = format!(
+        "<p>What the server asked Redis (<code>{}</code>) for this answer, and its replies \
+         (<code>redis-cli MONITOR</code> shows the commands too):</p>\n<pre class=\"file\">",
+        escape_html(&store)
+    );
+    for exchange in &report.store_commands {
+        html.push_str("&gt; ");
+        push_visible(&mut html, &exchange.command);
+        html.push_str("\n&lt; ");
+        push_visible(&mut html, &exchange.reply);
+        html.push('\n');
+    }
+    html.push_str("</pre>\n");
+    html
+}
+
 /// `sessions/ID` and its text, or why there is none.
-fn file_html(dir: &str, id: &SessionId, sessions: &SessionStore) -> String {
-    let path = format!("{}/{}", escape_html(dir), id.as_str());
-    match sessions.file_text(id) {
-        Ok(Some(text)) => file_text_html(dir, id, &text),
+fn file_html(id: &SessionId, sessions: &SessionStore) -> String {
+    let path = escape_html(&sessions.place_of(id));
+    match sessions.text(id) {
+        Ok(Some(text)) => file_text_html(&sessions.show_command(id), &text),
         Ok(None) => format!(
             "<p>There is no file <code>{path}</code>: the session expired, was logged out, or the id was made up. It counts as no session.</p>\n"
         ),
         Err(error) => format!(
             "<p>The file <code>{path}</code> could not be read: {}.</p>\n",
-            escape_html(&error.to_string())
+            escape_html(&error)
         ),
     }
 }
 
 /// `$ cat sessions/ID` and the text it prints.
-fn file_text_html(dir: &str, id: &SessionId, text: &str) -> String {
+fn file_text_html(show_command: &str, text: &str) -> String {
     format!(
-        "<p><code>$ cat {}/{}</code></p>\n<pre class=\"file\">{}</pre>\n",
-        escape_html(dir),
-        id.as_str(),
+        "<p><code>$ {}</code></p>\n<pre class=\"file\">{}</pre>\n",
+        escape_html(show_command),
         escape_html(text)
     )
 }
@@ -372,13 +399,13 @@ fn panel_html(
 pub fn sessions_listing_html(
     sessions: &SessionStore,
     viewer: Option<&SessionId>,
-) -> Result<String, std::io::Error> {
+) -> Result<String, String> {
     let (total, files) = sessions.list(MAX_LISTED_SESSIONS)?;
-    let dir = escape_html(&sessions.dir().display().to_string());
+    let list_command = escape_html(&sessions.list_command());
     let now = unix_secs(SystemTime::now());
     if files.is_empty() {
         return Ok(format!(
-            "<p><code>$ ls -l {dir}/</code> shows no session files: nobody has stored anything.</p>\n"
+            "<p><code>$ {list_command}</code> shows no sessions: nobody has stored anything.</p>\n"
         ));
     }
     let shown = match total > files.len() {
@@ -389,7 +416,7 @@ pub fn sessions_listing_html(
         false => String::new(),
     };
     let mut html = format!(
-        "<p><code>$ ls -l {dir}/</code>: {total} file{}{shown}.</p>\n<table class=\"sessions\">\n\
+        "<p><code>$ {list_command}</code>: {total} session{}{shown}.</p>\n<table class=\"sessions\">\n\
          <tr><th>mode</th><th>bytes</th><th>file</th><th>created</th><th>last used</th><th>expires</th></tr>\n",
         if total == 1 { "" } else { "s" }
     );
@@ -410,8 +437,8 @@ pub fn sessions_listing_html(
     html.push_str("</table>\n");
     for file in &files {
         html.push_str(&format!(
-            "<p><code>$ cat {dir}/{}</code></p>\n<pre class=\"file\">{}</pre>\n",
-            file.id.as_str(),
+            "<p><code>$ {}</code></p>\n<pre class=\"file\">{}</pre>\n",
+            escape_html(&sessions.show_command(&file.id)),
             escape_html(&file.text)
         ));
     }

@@ -106,6 +106,7 @@ pub mod inspector;
 pub mod log;
 pub mod mutex;
 pub mod redirect_link;
+pub mod redis;
 pub mod request;
 pub mod response;
 pub mod router;

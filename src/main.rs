@@ -17,6 +17,7 @@ use std::process::ExitCode;
 
 use handstamp::app::LogoutMode;
 use handstamp::log::LogMode;
+use handstamp::redis::RedisAddress;
 use handstamp::server::{self, Config};
 
 const USAGE: &str = "\
@@ -24,10 +25,13 @@ usage: handstamp [FLAGS]
 
   --addr HOST:PORT            where to listen (default 127.0.0.1:8080; port 0 picks a free port)
   --sessions DIR              folder of session files (default sessions)
+  --sessions redis://HOST:PORT[/DB]
+                              keep sessions in a Redis server instead, shared by servers on
+                              several machines; a password, if any, in HANDSTAMP_REDIS_PASSWORD
   --www DIR                   folder of templates, static files and store items (default www)
   --session-ttl SECONDS       a session unused this long is gone (default 1800)
   --session-lifetime SECONDS  a session older than this is gone, used or not (default 28800)
-  --max-sessions N            session files allowed in the folder, one count for every process on
+  --max-sessions N            sessions allowed in the folder (or Redis), one count for every process on
                               it (default 100000); when full, the address holding the most beyond
                               its share loses its oldest session first
   --max-connections N         open connections allowed at once (default 1024; lower if the
@@ -107,7 +111,14 @@ fn parse_flags(args: &[String]) -> Result<Option<Config>, String> {
         match flag {
             "--help" | "-h" => return Ok(None),
             "--addr" => config.addr = value()?,
-            "--sessions" => config.sessions_dir = PathBuf::from(value()?),
+            "--sessions" => {
+                let value = value()?;
+                match RedisAddress::parse(&value) {
+                    None => config.sessions_dir = PathBuf::from(value),
+                    Some(Ok(address)) => config.sessions_redis = Some(address),
+                    Some(Err(problem)) => return Err(format!("--sessions {value}: {problem}")),
+                }
+            }
             "--www" => config.www_dir = PathBuf::from(value()?),
             "--session-ttl" => config.session_ttl_secs = positive_number(flag, &value()?)?,
             "--session-lifetime" => {

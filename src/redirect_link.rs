@@ -31,18 +31,22 @@
 //! request that sends the secret and asks for the redirect's `Location`
 //! takes the file (reads it, deletes it); nothing else ever reads it. The
 //! file is a line `location=/` and then the HTML of each hop, as the panel
-//! shows it. `--no-inspector` leaves all of this out, cookie included.
+//! shows it. With the sessions in Redis, the same text is kept in the key
+//! `handstamp:redirect:KEY` for ten seconds (`SET … EX 10`), so servers
+//! that share only Redis find each other's redirects. `--no-inspector`
+//! leaves all of this out, cookie included.
 
 use std::collections::VecDeque;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use crate::cookie::SESSION_COOKIE;
 use crate::mutex::lock_even_if_poisoned;
+use crate::redis::{Redis, Reply};
 use crate::request::Request;
 use crate::session::SessionId;
 
@@ -66,11 +70,13 @@ const MAX_WAITING_FILES: usize = 256;
 /// holds a comment.
 const HOP_SEPARATOR: &str = "\n<!-- next hop -->\n";
 
-/// The folder of waiting redirects, and the ones this process wrote.
+/// The folder of waiting redirects, and the ones this process wrote; or
+/// the Redis server that keeps them instead.
 #[derive(Debug)]
 pub struct RedirectLinks {
     dir: PathBuf,
     written: Mutex<VecDeque<(PathBuf, SystemTime)>>,
+    redis: Option<Arc<Redis>>,
 }
 
 /// What a redirect will be found by: the secret the browser sends next.
@@ -116,9 +122,19 @@ impl RedirectLinks {
         let links = RedirectLinks {
             dir,
             written: Mutex::new(VecDeque::new()),
+            redis: None,
         };
         links.remove_expired()?;
         Ok(links)
+    }
+
+    /// Redirects kept in Redis, beside the sessions: no folder is used.
+    pub fn in_redis(redis: Arc<Redis>) -> RedirectLinks {
+        RedirectLinks {
+            dir: PathBuf::new(),
+            written: Mutex::new(VecDeque::new()),
+            redis: Some(redis),
+        }
     }
 
     /// Keeps a redirect's hops (the ones that led to it, then its own) for
@@ -129,6 +145,14 @@ impl RedirectLinks {
             "location={location}\n{}",
             hops_html[skip..].join(HOP_SEPARATOR)
         );
+        if let Some(redis) = &self.redis {
+            // Redis deletes it after the window; a failure loses only the
+            // panel's view of this redirect.
+            let key = format!("handstamp:redirect:{}", key.as_str());
+            let window = LINK_WINDOW.as_secs().to_string();
+            let _ = redis.command_unrecorded(&["SET", &key, &text, "EX", &window]);
+            return;
+        }
         let path = self.dir.join(key.as_str());
         // Written whole under another name, then renamed: a reader on
         // another server never sees half a file.
@@ -160,6 +184,12 @@ impl RedirectLinks {
     /// Taking deletes the file, so a reload shows no redirect.
     pub fn take(&self, request: &Request) -> Vec<String> {
         for key in keys_sent(request) {
+            if let Some(redis) = &self.redis {
+                match take_from_redis(redis, key.as_str(), &request.target) {
+                    Some(hops) => return hops,
+                    None => continue,
+                }
+            }
             let path = self.dir.join(key.as_str());
             let Some(text) = read_if_recent(&path) else {
                 continue;
@@ -185,6 +215,9 @@ impl RedirectLinks {
     /// Deletes the files past the link window (the session sweeper calls
     /// this, so a file nobody took does not stay).
     pub fn remove_expired(&self) -> std::io::Result<()> {
+        if self.redis.is_some() {
+            return Ok(());
+        }
         for entry in fs::read_dir(&self.dir)? {
             let entry = entry?;
             let expired = entry
@@ -202,6 +235,25 @@ impl RedirectLinks {
 /// The secrets a request sends that a redirect could be kept under: the
 /// panel's cookie, then the session id. Only exact 32-hex values, so
 /// nothing a client makes up reaches the file system as a path.
+/// The redirect kept under `key` in Redis, if it leads to `target`;
+/// deleted once taken, like the file.
+fn take_from_redis(redis: &Redis, key: &str, target: &str) -> Option<Vec<String>> {
+    let key = format!("handstamp:redirect:{key}");
+    let Ok(Reply::Bulk(Some(bytes))) = redis.command_unrecorded(&["GET", &key]) else {
+        return None;
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let (location_line, hops) = text.split_once('\n')?;
+    if location_line.strip_prefix("location=") != Some(target) {
+        return None;
+    }
+    // Taken by whoever deletes it: one page shows it, not two.
+    match redis.command_unrecorded(&["DEL", &key]) {
+        Ok(Reply::Integer(1)) => Some(hops.split(HOP_SEPARATOR).map(str::to_string).collect()),
+        _ => None,
+    }
+}
+
 fn keys_sent(request: &Request) -> Vec<SessionId> {
     [INSPECTOR_COOKIE, SESSION_COOKIE]
         .iter()

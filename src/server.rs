@@ -26,7 +26,8 @@ use std::sync::Arc;
 use crate::app::{App, LoadError, LogoutMode};
 use crate::connection::{self, Activity};
 use crate::log::{Log, LogMode};
-use crate::session::SessionSettings;
+use crate::redis::RedisAddress;
+use crate::session::{SessionSettings, SessionStore};
 use pool::{DESCRIPTORS_PER_CONNECTION, WorkerPool, connections_that_fit, is_accept_timeout};
 
 /// Everything the flags in main.rs can set.
@@ -34,6 +35,8 @@ use pool::{DESCRIPTORS_PER_CONNECTION, WorkerPool, connections_that_fit, is_acce
 pub struct Config {
     pub addr: String,
     pub sessions_dir: PathBuf,
+    /// `--sessions redis://…`: sessions in Redis, not in the folder.
+    pub sessions_redis: Option<RedisAddress>,
     pub www_dir: PathBuf,
     pub session_ttl_secs: u64,
     pub session_lifetime_secs: u64,
@@ -51,6 +54,7 @@ impl Default for Config {
         Config {
             addr: "127.0.0.1:8080".to_string(),
             sessions_dir: PathBuf::from("sessions"),
+            sessions_redis: None,
             www_dir: PathBuf::from("www"),
             session_ttl_secs: 1800,
             session_lifetime_secs: 28800,
@@ -94,6 +98,7 @@ pub struct Server {
 pub fn start(config: Config) -> Result<Server, StartError> {
     let settings = SessionSettings {
         dir: config.sessions_dir.clone(),
+        redis: config.sessions_redis.clone(),
         ttl_secs: config.session_ttl_secs,
         lifetime_secs: config.session_lifetime_secs,
         max_sessions: config.max_sessions,
@@ -193,12 +198,17 @@ fn start_session_sweeper(app: Arc<App>) {
     std::thread::Builder::new()
         .name("session-sweeper".to_string())
         .spawn(move || {
+            // In Redis, sessions (and the panel's records) expire by
+            // themselves: there is nothing to sweep.
+            let SessionStore::Folder(folder) = &app.sessions else {
+                return;
+            };
             // Temporary files that no write can finish: found once, in the
             // background, so a big folder does not hold up the start.
-            app.sessions.remove_abandoned_temp_files();
+            folder.remove_abandoned_temp_files();
             loop {
-                std::thread::sleep(app.sessions.sweep_interval());
-                let removed = app.sessions.remove_expired();
+                std::thread::sleep(folder.sweep_interval());
+                let removed = folder.remove_expired();
                 if let Some(inspector) = &app.inspector {
                     inspector.remove_expired_links();
                 }

@@ -9,17 +9,17 @@ use super::{
 };
 use crate::inspector::Inspector;
 use crate::log::Log;
-use crate::session::{self, SessionSettings, SessionStore};
+use crate::session::{self, OpenError, SessionSettings, SessionStore};
 use crate::template::{TemplateError, Templates};
 
 /// What can stop the app from loading. Each message says what to do;
 /// server.rs adds the errors of binding the socket.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error(
-        "cannot use '{path}' for session files: {source}; create that folder or pass --sessions DIR"
-    )]
-    SessionsNotWritable {
+    #[error("{0}")]
+    Sessions(#[from] OpenError),
+    #[error("cannot use '{path}' for the panel's records: {source}")]
+    PanelRecords {
         path: PathBuf,
         source: std::io::Error,
     },
@@ -48,13 +48,13 @@ impl App {
             .canonicalize()
             .map_err(|e| www_error(static_dir, e.to_string()))?;
         let sessions_dir = settings.dir.clone();
-        let not_writable = |source| LoadError::SessionsNotWritable {
-            path: sessions_dir.clone(),
+        let sessions = SessionStore::open(settings, &log)?;
+        let not_writable = |source| LoadError::PanelRecords {
+            path: sessions_dir.join(".inspector"),
             source,
         };
-        let sessions = SessionStore::open(settings).map_err(not_writable)?;
         let inspector = match inspector_on {
-            true => Some(Inspector::open(&sessions_dir).map_err(not_writable)?),
+            true => Some(Inspector::open(&sessions_dir, &sessions).map_err(not_writable)?),
             false => None,
         };
         let app = App {

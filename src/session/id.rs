@@ -88,6 +88,8 @@ pub enum NoSession {
     /// descriptors, an I/O error): not "no session", but a server fault
     /// that is answered 503 (app.rs).
     Unreadable(String),
+    /// The session store (Redis) did not answer: as `Unreadable`, a 503.
+    StoreDown(String),
 }
 
 impl NoSession {
@@ -102,6 +104,7 @@ impl NoSession {
             NoSession::TooOld => "too old".to_string(),
             NoSession::Corrupt(problem) => format!("corrupt file ({problem})"),
             NoSession::Unreadable(error) => format!("unreadable file ({error})"),
+            NoSession::StoreDown(error) => format!("store unavailable ({error})"),
         }
     }
 }

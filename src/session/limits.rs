@@ -33,8 +33,9 @@ use std::sync::MutexGuard;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::file::{Opened, open_session_file};
+use super::folder::{SessionFolder, TEMP_PREFIX};
 use super::locks::LOCK_WAIT;
-use super::{SessionError, SessionId, SessionStore, TEMP_PREFIX};
+use super::{SessionError, SessionId};
 use crate::mutex::lock_even_if_poisoned;
 
 /// How long login remembers the id it replaced (see `was_replaced`).
@@ -124,7 +125,7 @@ fn id_of(key: u128) -> SessionId {
     SessionId::parse(&format!("{key:032x}")).expect("32 lowercase hex digits")
 }
 
-impl SessionStore {
+impl SessionFolder {
     fn makers(&self) -> MutexGuard<'_, Makers> {
         lock_even_if_poisoned(&self.makers)
     }

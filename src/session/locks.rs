@@ -20,30 +20,49 @@
 use std::fs::{self, File, TryLockError};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::SessionFolder;
 use super::file::{Opened, open_session_file};
-use super::{SessionError, SessionId, SessionStore};
+use super::redis_store::release_redis_lock;
+use super::{SessionError, SessionId};
+use crate::redis::Redis;
 
 /// How long a request waits for another to finish with a session.
 pub const LOCK_WAIT: Duration = Duration::from_secs(3);
 
 /// Proof that the caller holds the lock of one session: `save` and
 /// `destroy` need it, so no change can skip the lock. Dropping it
-/// releases the lock (closing the file does).
+/// releases the lock.
 pub struct SessionLock {
     pub id: SessionId,
-    file: File,
+    pub(super) held: Held,
+}
+
+/// What the lock is, in each store.
+pub(super) enum Held {
+    /// The session file, open and `flock`ed: closing it releases it.
+    File(File),
+    /// Redis's `handstamp:lock:ID` key holds this random token
+    /// (redis_store.rs): only its holder may write the session.
+    Redis { token: String, redis: Arc<Redis> },
 }
 
 impl Drop for SessionLock {
     fn drop(&mut self) {
-        // Closing releases it too; a failed unlock changes nothing.
-        let _ = self.file.unlock();
+        match &self.held {
+            // Closing releases it too; a failed unlock changes nothing.
+            Held::File(file) => {
+                let _ = file.unlock();
+            }
+            // A failed release expires by itself (`LOCK_EXPIRY`).
+            Held::Redis { token, redis } => release_redis_lock(redis, &self.id, token),
+        }
     }
 }
 
-impl SessionStore {
+impl SessionFolder {
     /// Takes the lock of session `id`, waiting at most `LOCK_WAIT` for
     /// another request (in this process or another) to finish with it.
     /// `Ok(None)`: there is no such session (or something that is not a
@@ -62,7 +81,7 @@ impl SessionStore {
             if is_still_at(&file, &path) {
                 return Ok(Some(SessionLock {
                     id: id.clone(),
-                    file,
+                    held: Held::File(file),
                 }));
             }
         }

@@ -14,10 +14,11 @@
 use std::fs;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::{SessionId, SessionStore, secs_between};
+use super::SessionFolder;
+use super::{SessionId, secs_between};
 use crate::mutex::lock_even_if_poisoned;
 
-impl SessionStore {
+impl SessionFolder {
     /// How long the sweeper waits before its next sweep.
     pub fn sweep_interval(&self) -> Duration {
         let shortest = self.settings.ttl_secs.min(self.settings.lifetime_secs);

@@ -552,3 +552,104 @@ pub fn assert_refused(server: &TestServer, request: &[u8], status: u16) -> Strin
     assert_eq!(server.get("/login", None).status(), 200, "still serving");
     reply.body_text()
 }
+
+/// A real `redis-server` on a free loopback port, with its own folder,
+/// nothing saved to disk unless asked. Dropping it stops it.
+pub struct RedisServer {
+    pub port: u16,
+    dir: TempDir,
+    extra_args: Vec<String>,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    pub fn start() -> RedisServer {
+        RedisServer::start_with(&["--save", "", "--appendonly", "no"])
+    }
+
+    /// `extra_args` are redis-server's own (`--requirepass x`, …).
+    pub fn start_with(extra_args: &[&str]) -> RedisServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut redis = RedisServer {
+            port,
+            dir: TempDir::new("redis"),
+            extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
+            child: None,
+        };
+        redis.run();
+        redis
+    }
+
+    fn run(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--dir", &self.dir.0.display().to_string()])
+            .args(&self.extra_args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect(
+                "redis-server must be installed to run this test (apt-get install redis-server)",
+            );
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = stream.write_all(b"PING\r\n");
+                let mut reply = [0u8; 64];
+                let n = stream.read(&mut reply).unwrap_or(0);
+                // `-NOAUTH` too: it answers, it wants a password.
+                if n > 0 {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "redis-server did not answer on port {} within 5 s",
+            self.port
+        );
+    }
+
+    /// `--sessions redis://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// `redis-cli -p PORT --raw ARGS…`, its output.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let output = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "--raw"])
+            .args(args)
+            .output()
+            .expect("redis-cli comes with redis-server");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Stops it cleanly (SIGTERM: Redis saves, if told to, then exits).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and folder.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.run();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
