@@ -408,15 +408,20 @@ pub fn sessions_listing_html(
             "<p><code>$ {list_command}</code> shows no sessions: nobody has stored anything.</p>\n"
         ));
     }
-    let shown = match total > files.len() {
-        true => format!(
-            " ({} are shown: those this server used last, then the first the folder lists)",
-            files.len()
+    // Files in a folder, keys in Redis.
+    let (noun, lister) = match sessions.redis() {
+        None => (
+            "file",
+            "those this server used last, then the first the folder lists",
         ),
+        Some(_) => ("key", "the first that SCAN finds"),
+    };
+    let shown = match total > files.len() {
+        true => format!(" ({} are shown: {lister})", files.len()),
         false => String::new(),
     };
     let mut html = format!(
-        "<p><code>$ {list_command}</code>: {total} session{}{shown}.</p>\n<table class=\"sessions\">\n\
+        "<p><code>$ {list_command}</code>: {total} {noun}{}{shown}.</p>\n<table class=\"sessions\">\n\
          <tr><th>mode</th><th>bytes</th><th>file</th><th>created</th><th>last used</th><th>expires</th></tr>\n",
         if total == 1 { "" } else { "s" }
     );

@@ -86,7 +86,8 @@
 //! redirect_link.rs which redirect led here, told by a secret only that browser holds
 //! static_files.rs  /static/FILE from www/static and never outside it
 //! cookie.rs        Cookie header in, Set-Cookie line out
-//! session.rs       ids and sessions/ID files, written atomically
+//! session.rs       ids and sessions/ID files, written atomically (or Redis keys)
+//! redis.rs         RESP2 by hand: one command, one reply, to a Redis server
 //! form.rs          %XX decoding: form bodies, request paths, session values
 //! log.rs           one line per request; --trace prints the raw heads
 //! response.rs      Response → status line, headers, blank line, body

@@ -29,7 +29,6 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::log::Log;
 use crate::mutex::lock_even_if_poisoned;
 
 /// How long to wait for Redis to accept a connection.
@@ -290,7 +289,6 @@ impl Read for WithDeadline {
 
 /// The Redis server sessions live in: its address, the password, and a
 /// few open connections shared by the worker threads.
-#[derive(Debug)]
 pub struct Redis {
     address: RedisAddress,
     password: Option<String>,
@@ -298,13 +296,23 @@ pub struct Redis {
     /// Whether the last command failed: the log says "unavailable" once
     /// when an outage starts and "answering again" once when it ends.
     down: Mutex<bool>,
-    log: Log,
+    /// Where to say that Redis went away or came back: the server's log.
+    report: Box<dyn Fn(&str) + Send + Sync>,
+}
+
+impl std::fmt::Debug for Redis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Redis({})", self.name())
+    }
 }
 
 impl Redis {
     /// Connects once and asks `PING`, so a wrong address or password is
     /// reported at start, not on the first visitor's request.
-    pub fn connect(address: RedisAddress, log: Log) -> Result<Redis, RedisError> {
+    pub fn connect(
+        address: RedisAddress,
+        report: Box<dyn Fn(&str) + Send + Sync>,
+    ) -> Result<Redis, RedisError> {
         let password = std::env::var(PASSWORD_VARIABLE)
             .ok()
             .filter(|p| !p.is_empty());
@@ -313,7 +321,7 @@ impl Redis {
             password,
             idle: Mutex::new(Vec::new()),
             down: Mutex::new(false),
-            log,
+            report,
         };
         match redis.command_unrecorded(&["PING"])? {
             Reply::Status(pong) if pong == "PONG" => Ok(redis),
@@ -441,14 +449,13 @@ impl Redis {
         match (result, *down) {
             (Err(error), false) => {
                 *down = true;
-                self.log.error(&format!(
+                (self.report)(&format!(
                     "{error}; requests that need a session get 503 until it answers again"
                 ));
             }
             (Ok(_), true) => {
                 *down = false;
-                self.log
-                    .error(&format!("session store {} answers again", self.name()));
+                (self.report)(&format!("session store {} answers again", self.name()));
             }
             _ => {}
         }

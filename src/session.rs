@@ -42,7 +42,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::log::Log;
 use crate::redis::{Redis, RedisAddress, RedisError};
 
 /// Where sessions live and how long.
@@ -130,7 +129,11 @@ pub enum SessionStore {
 impl SessionStore {
     /// Opens the folder (made if needed), or connects to Redis and asks
     /// `PING`: a store that cannot be used is reported at start.
-    pub fn open(settings: SessionSettings, log: &Log) -> Result<SessionStore, OpenError> {
+    /// `report` is where the Redis store says it went away or came back.
+    pub fn open(
+        settings: SessionSettings,
+        report: Box<dyn Fn(&str) + Send + Sync>,
+    ) -> Result<SessionStore, OpenError> {
         match settings.redis.clone() {
             None => SessionFolder::open(settings.clone())
                 .map(SessionStore::Folder)
@@ -139,7 +142,7 @@ impl SessionStore {
                     source,
                 }),
             Some(address) => {
-                let redis = Redis::connect(address, log.clone()).map_err(OpenError::Redis)?;
+                let redis = Redis::connect(address, report).map_err(OpenError::Redis)?;
                 Ok(SessionStore::Redis(RedisSessions::new(redis, settings)))
             }
         }

@@ -65,6 +65,17 @@ fn a_kill_in_the_middle_of_writes_loses_no_session_and_tears_no_file() {
     // Restarted on the same folder: temporary files are gone, every file
     // parses, and every confirmed add is there.
     let server = TestServer::start_in(&sessions, &["--quiet"]);
+    // Leftover temporary files are removed in the background, just after
+    // the start (a big folder must not hold the start up): wait for it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server
+        .session_dir_entries()
+        .iter()
+        .any(|name| name.starts_with('.'))
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let entries = server.session_dir_entries();
     assert!(
         entries.iter().all(|name| !name.starts_with('.')),

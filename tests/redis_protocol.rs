@@ -8,7 +8,6 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use handstamp::log::{Log, LogMode};
 use handstamp::redis::{Redis, RedisAddress, Reply};
 
 /// Reads one command (an array of bulk strings) and returns its words.
@@ -70,7 +69,7 @@ fn fake_redis(
 }
 
 fn connect(address: RedisAddress) -> Redis {
-    Redis::connect(address, Log::start(LogMode::Quiet)).expect("the fake answers PING")
+    Redis::connect(address, Box::new(|_| {})).expect("the fake answers PING")
 }
 
 /// `$N\r\nWORD\r\n`: the word sent back as a bulk string.

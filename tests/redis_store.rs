@@ -349,7 +349,6 @@ fn a_redis_that_is_not_there_stops_the_start_with_its_address() {
 #[test]
 #[ignore = "needs redis-server (apt-get install redis-server); .ci/run runs it"]
 fn a_server_whose_lock_expired_cannot_write_over_a_newer_session() {
-    use handstamp::log::{Log, LogMode};
     use handstamp::redis::RedisAddress;
     use handstamp::session::{SessionData, SessionError, SessionSettings, SessionStore};
     let redis = RedisServer::start();
@@ -360,7 +359,7 @@ fn a_server_whose_lock_expired_cannot_write_over_a_newer_session() {
         lifetime_secs: 3600,
         max_sessions: 100,
     };
-    let store = SessionStore::open(settings, &Log::start(LogMode::Quiet)).unwrap();
+    let store = SessionStore::open(settings, Box::new(|_| {})).unwrap();
     let mut data = SessionData::new(1_900_000_000);
     data.set("name", "Slow");
     let id = store.create(&data, None).unwrap();

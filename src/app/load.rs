@@ -48,7 +48,9 @@ impl App {
             .canonicalize()
             .map_err(|e| www_error(static_dir, e.to_string()))?;
         let sessions_dir = settings.dir.clone();
-        let sessions = SessionStore::open(settings, &log)?;
+        let log_for_store = log.clone();
+        let report = Box::new(move |line: &str| log_for_store.error(line));
+        let sessions = SessionStore::open(settings, report)?;
         let not_writable = |source| LoadError::PanelRecords {
             path: sessions_dir.join(".inspector"),
             source,
