@@ -39,7 +39,7 @@
 //! flask_session::renew_session           store it: a new file, a new id
 //! session::SessionStore::create          room for one more, then write
 //! session::id::SessionId::new_random     128 random bits: the hand stamp
-//! session::SessionStore::write           a temporary file, renamed to sessions/ID
+//! session::folder::SessionFolder::write  a temporary file, renamed to sessions/ID
 //! cookie::set_session_cookie             Set-Cookie: session=ID; Path=/; HttpOnly; ...
 //! response::Response::to_bytes           status line, headers, empty line, body
 //! log::Log::exchange                     the log line, queued for the log thread

@@ -18,7 +18,7 @@ break handstamp::request::Request::cookie_values
 # 3. A new session id is drawn.
 break handstamp::session::id::SessionId::new_random
 # 4. The session file is written (temporary file, then rename).
-break handstamp::session::SessionStore::write
+break handstamp::session::folder::SessionFolder::write
 # 5. The Set-Cookie header is made.
 break handstamp::cookie::set_session_cookie
 # 6. The answer, just before it is logged and written to the socket.
