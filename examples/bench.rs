@@ -3,11 +3,15 @@
 //! ```text
 //! apt-get install -y wrk nginx-light      # nginx is optional: it gives the ratios
 //! cargo run --release --example bench     # about 12 minutes; --seconds N per run (default 5)
-//! cargo run --release --example bench -- --only wrk,idle,attacks,files   # any of the four parts
+//! cargo run --release --example bench -- --only wrk,redis,idle,attacks,files   # any of these parts
 //! ```
 //!
 //! Every run starts a fresh release build of handstamp on 127.0.0.1:0 with
-//! a temporary sessions folder, drives it over loopback, and stops it:
+//! a temporary sessions folder, drives it over loopback, and stops it. On
+//! two cores or more, the server side (handstamp, nginx with one worker,
+//! Redis) runs on CPU 0 and wrk (one thread) on CPU 1, by `taskset`:
+//! unpinned, the two fight over the same cores and the ratio to nginx
+//! measures wrk as much as the server (`--unpinned` to compare).
 //!
 //! - W1: keep-alive `GET /` with a valid session cookie (cookie parsed,
 //!   session file read, template filled), at 8 and 64 connections;
@@ -25,7 +29,10 @@
 //!   same cap and timeouts: the share of a normal client's requests answered
 //!   within 1 s;
 //! - W1 with 100,000 session files on disk, and W1 while the expiry sweep
-//!   removes 100,000 expired files.
+//!   removes 100,000 expired files;
+//! - redis: W1 and W2 with `--sessions redis://…` (a `redis-server` on
+//!   CPU 0 beside handstamp, nothing saved to disk), right after the same
+//!   runs on a folder, so the two rows compare like with like.
 //!
 //! nginx, when installed, serves a static copy of the logged-in page (same
 //! bytes) with the same wrk settings, and the table shows the ratio. The two
@@ -36,14 +43,38 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// Whether the server side and wrk run on separate CPUs (`taskset`).
+static PINNED: AtomicBool = AtomicBool::new(false);
+/// handstamp, nginx and Redis run here when pinned...
+const SERVER_CPU: &str = "0";
+/// ...and wrk here.
+const CLIENT_CPU: &str = "1";
+
+/// A command for `program`, on `cpu` when the benchmark pins.
+fn on_cpu(cpu: &str, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    if PINNED.load(Ordering::Relaxed) {
+        let mut command = Command::new("taskset");
+        command.args(["-c", cpu]).arg(program);
+        command
+    } else {
+        Command::new(program)
+    }
+}
+
 fn main() {
-    let (seconds, parts) = parse_flags();
+    let (seconds, parts, unpinned) = parse_flags();
     let run = |part: &str| parts.iter().any(|p| p == part);
     let work = std::env::temp_dir().join(format!("handstamp-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
     require("wrk", "apt-get install -y wrk");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    PINNED.store(
+        !unpinned && cores >= 2 && installed("taskset"),
+        Ordering::Relaxed,
+    );
     build_release_binary();
     print_machine();
     let nginx = Nginx::start(&work, "");
@@ -93,76 +124,26 @@ fn main() {
                 flags.push("--no-inspector");
             }
             let server = Handstamp::start(&work, &flags);
-            let cookie = server.log_in("David");
-            let mut headers = vec![format!("Cookie: {cookie}")];
-            if close {
-                headers.push("Connection: close".to_string());
-            }
-            let page = server.fetch_page(&cookie);
-            if let Some(nginx) = nginx {
-                nginx.set_page(&page);
-            }
-            // The two servers take turns, ROUNDS times each, and each side's
-            // median run is shown: on a shared 2-core machine one run of a
-            // few seconds can be off by 10% either way.
-            let mut ours = Vec::new();
-            let mut theirs = Vec::new();
-            for _ in 0..ROUNDS {
-                ours.push(wrk(server.addr, "/", connections, seconds, &headers, None));
-                if let Some(nginx) = nginx {
-                    theirs.push(wrk(
-                        nginx.addr,
-                        "/",
-                        connections,
-                        seconds,
-                        &headers[1..],
-                        None,
-                    ));
-                }
-            }
-            let peak = server.peak_rss_kib();
-            let reference = match theirs.is_empty() {
-                true => None,
-                false => Some(median(theirs)),
-            };
-            print_row(name, connections, &median(ours), peak, reference.as_ref());
+            w1_row(name, &server, close, connections, seconds, nginx.as_ref());
         }
     }
 
     for connections in if run("wrk") { vec![8, 64] } else { vec![] } {
         flush_disk();
         let server = Handstamp::start(&work, &["--max-sessions", "100000000"]);
-        let script = work.join("login.lua");
-        std::fs::write(&script, LOGIN_SCRIPT).unwrap();
-        let result = wrk(
-            server.addr,
-            "/login",
+        w2_row(
+            "W2 POST /login, new session each",
+            &server,
+            &work,
             connections,
             seconds,
-            &[],
-            Some(&script),
-        );
-        let files = count_session_files(&server.sessions_dir);
-        let peak = server.peak_rss_kib();
-        print_row(
-            "W2 POST /login, new session each",
-            connections,
-            &result,
-            peak,
-            None,
-        );
-        let in_flight = files.saturating_sub(result.requests);
-        println!(
-            "    {} logins answered, {files} session files on disk ({in_flight} more: requests still in flight when wrk stopped){}",
-            result.requests,
-            if files >= result.requests {
-                ""
-            } else {
-                "  ** FILES MISSING **"
-            }
+            || count_session_files(&server.sessions_dir),
         );
     }
 
+    if run("redis") {
+        redis_rows(&work, seconds, nginx.as_ref());
+    }
     if run("idle") {
         idle_connections(&work);
     }
@@ -179,6 +160,226 @@ fn main() {
     let _ = std::fs::remove_dir_all(&work);
 }
 
+/// One W1 or W3 row: `GET /` logged in, against `server` and, taking
+/// turns, against nginx serving the same bytes.
+fn w1_row(
+    name: &str,
+    server: &Handstamp,
+    close: bool,
+    connections: u32,
+    seconds: u64,
+    nginx: Option<&Nginx>,
+) {
+    let cookie = server.log_in("David");
+    let mut headers = vec![format!("Cookie: {cookie}")];
+    if close {
+        headers.push("Connection: close".to_string());
+    }
+    let page = server.fetch_page(&cookie);
+    if let Some(nginx) = nginx {
+        nginx.set_page(&page);
+    }
+    // The two servers take turns, ROUNDS times each, and each side's
+    // median run is shown: on a shared 2-core machine one run of a few
+    // seconds can be off by 10% either way.
+    let mut ours = Vec::new();
+    let mut theirs = Vec::new();
+    for _ in 0..ROUNDS {
+        ours.push(wrk(server.addr, "/", connections, seconds, &headers, None));
+        if let Some(nginx) = nginx {
+            theirs.push(wrk(
+                nginx.addr,
+                "/",
+                connections,
+                seconds,
+                &headers[1..],
+                None,
+            ));
+        }
+    }
+    let peak = server.peak_rss_kib();
+    let reference = match theirs.is_empty() {
+        true => None,
+        false => Some(median(theirs)),
+    };
+    print_row(name, connections, &median(ours), peak, reference.as_ref());
+}
+
+/// One W2 row: logins with a new name each, no cookie; then the sessions
+/// `count_sessions` finds in the store, which must be at least the logins
+/// answered.
+fn w2_row(
+    name: &str,
+    server: &Handstamp,
+    work: &Path,
+    connections: u32,
+    seconds: u64,
+    count_sessions: impl Fn() -> u64,
+) {
+    let script = work.join("login.lua");
+    std::fs::write(&script, LOGIN_SCRIPT).unwrap();
+    let result = wrk(
+        server.addr,
+        "/login",
+        connections,
+        seconds,
+        &[],
+        Some(&script),
+    );
+    let sessions = count_sessions();
+    let peak = server.peak_rss_kib();
+    print_row(name, connections, &result, peak, None);
+    let in_flight = sessions.saturating_sub(result.requests);
+    println!(
+        "    {} logins answered, {sessions} sessions stored ({in_flight} more: requests still in flight when wrk stopped){}",
+        result.requests,
+        if sessions >= result.requests {
+            ""
+        } else {
+            "  ** SESSIONS MISSING **"
+        }
+    );
+}
+
+/// W1 and W2 with the sessions in Redis, each right after the same run
+/// with a folder, so that the two compare under the same conditions.
+fn redis_rows(work: &Path, seconds: u64, nginx: Option<&Nginx>) {
+    if !installed("redis-server") {
+        println!(
+            "\nredis: redis-server is not installed (apt-get install -y redis-server), no Redis rows"
+        );
+        return;
+    }
+    let redis = BenchRedis::start(work);
+    println!(
+        "\n{}, saving nothing to disk, on the server's CPU",
+        redis.version
+    );
+    for (name, inspector) in [("inspector on", true), ("--no-inspector", false)] {
+        for connections in [8, 64] {
+            for in_redis in [false, true] {
+                let mut flags = vec!["--max-sessions", "1000"];
+                if !inspector {
+                    flags.push("--no-inspector");
+                }
+                let url = redis.url();
+                if in_redis {
+                    flags.extend(["--sessions", url.as_str()]);
+                }
+                let server = Handstamp::start(work, &flags);
+                let store = if in_redis { "Redis" } else { "folder" };
+                let row = format!("W1 GET /, {name}, {store}");
+                w1_row(&row, &server, false, connections, seconds, nginx);
+            }
+        }
+    }
+    for connections in [8, 64] {
+        flush_disk();
+        let server = Handstamp::start(work, &["--max-sessions", "100000000"]);
+        w2_row(
+            "W2 POST /login, folder",
+            &server,
+            work,
+            connections,
+            seconds,
+            || count_session_files(&server.sessions_dir),
+        );
+        redis.forget_everything();
+        let url = redis.url();
+        let server = Handstamp::start(work, &["--max-sessions", "100000000", "--sessions", &url]);
+        w2_row(
+            "W2 POST /login, Redis",
+            &server,
+            work,
+            connections,
+            seconds,
+            || redis.session_count(),
+        );
+    }
+}
+
+/// A `redis-server` on a free port, on the server's CPU, with nothing
+/// saved to disk; stopped when dropped.
+struct BenchRedis {
+    child: Child,
+    port: u16,
+    version: String,
+}
+
+impl BenchRedis {
+    fn start(work: &Path) -> BenchRedis {
+        let port = free_port();
+        let folder = work.join("redis");
+        std::fs::create_dir_all(&folder).unwrap();
+        let child = on_cpu(SERVER_CPU, "redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&folder)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let version = Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default();
+        let version = version
+            .split_whitespace()
+            .find_map(|word| word.strip_prefix("v="))
+            .map_or("redis-server".to_string(), |v| format!("redis-server {v}"));
+        BenchRedis {
+            child,
+            port,
+            version,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn cli(&self, args: &[&str]) -> String {
+        let output = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .expect("redis-cli comes with redis-server");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// How many session keys there are (`--scan`, never `KEYS`).
+    fn session_count(&self) -> u64 {
+        self.cli(&["--scan", "--pattern", "handstamp:session:*"])
+            .lines()
+            .count() as u64
+    }
+
+    fn forget_everything(&self) {
+        self.cli(&["FLUSHALL"]);
+    }
+}
+
+impl Drop for BenchRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// nginx gets one worker when pinned: one CPU is all it has.
+fn nginx_workers() -> &'static str {
+    match PINNED.load(Ordering::Relaxed) {
+        true => "1",
+        false => "auto",
+    }
+}
+
 const LOGIN_SCRIPT: &str = r#"
 counter = 0
 request = function()
@@ -188,37 +389,49 @@ request = function()
 end
 "#;
 
-/// `--seconds N` per wrk run (default 5) and `--only PARTS` (a comma list
-/// of `wrk`, `idle`, `attacks`, `files`, `million`; default all but
-/// `million`, which writes a million files: about 4 GB and a few minutes).
-fn parse_flags() -> (u64, Vec<String>) {
+/// `--seconds N` per wrk run (default 5), `--only PARTS` (a comma list
+/// of `wrk`, `redis`, `idle`, `attacks`, `files`, `million`; default all
+/// but `million`, which writes a million files: about 4 GB and a few
+/// minutes; `redis` runs only if redis-server is installed) and
+/// `--unpinned`.
+fn parse_flags() -> (u64, Vec<String>, bool) {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut seconds = 5;
-    let mut parts: Vec<String> = ["wrk", "idle", "attacks", "files"]
+    let mut parts: Vec<String> = ["wrk", "redis", "idle", "attacks", "files"]
         .map(String::from)
         .to_vec();
+    let mut unpinned = false;
     let mut rest = args.iter();
     while let Some(flag) = rest.next() {
+        if flag == "--unpinned" {
+            unpinned = true;
+            continue;
+        }
         match (flag.as_str(), rest.next()) {
             ("--seconds", Some(n)) => seconds = n.parse().expect("--seconds needs a number"),
             ("--only", Some(list)) => parts = list.split(',').map(String::from).collect(),
             _ => {
                 eprintln!(
-                    "usage: cargo run --release --example bench [-- --seconds N] [--only wrk,idle,attacks,files,million]"
+                    "usage: cargo run --release --example bench [-- --seconds N] \
+                     [--only wrk,redis,idle,attacks,files,million] [--unpinned]"
                 );
                 std::process::exit(2);
             }
         }
     }
-    (seconds, parts)
+    (seconds, parts, unpinned)
 }
 
-fn require(program: &str, install: &str) {
-    let found = Command::new("sh")
+fn installed(program: &str) -> bool {
+    Command::new("sh")
         .args(["-c", &format!("command -v {program}")])
         .stdout(Stdio::null())
         .status()
-        .is_ok_and(|s| s.success());
+        .is_ok_and(|s| s.success())
+}
+
+fn require(program: &str, install: &str) {
+    let found = installed(program);
     if !found {
         eprintln!("bench: '{program}' is not installed; run: {install}");
         std::process::exit(1);
@@ -241,7 +454,13 @@ fn print_machine() {
         .find_map(|l| l.strip_prefix("model name\t: "))
         .unwrap_or("unknown CPU");
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!("machine: {cores} cores, {model}; client (wrk -t2) and server share them");
+    if PINNED.load(Ordering::Relaxed) {
+        println!(
+            "machine: {cores} cores, {model}; server side on CPU {SERVER_CPU}, wrk -t1 on CPU {CLIENT_CPU} (taskset)"
+        );
+    } else {
+        println!("machine: {cores} cores, {model}; client (wrk -t2) and server share them");
+    }
 }
 
 /// A handstamp process on 127.0.0.1:0 with its own sessions folder.
@@ -262,7 +481,7 @@ impl Handstamp {
     fn start_in(sessions_dir: &Path, extra: &[&str]) -> Handstamp {
         let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/handstamp");
         let www = Path::new(env!("CARGO_MANIFEST_DIR")).join("www");
-        let mut child = Command::new(binary)
+        let mut child = on_cpu(SERVER_CPU, binary)
             .args(["--addr", "127.0.0.1:0", "--quiet", "--www"])
             .arg(&www)
             .arg("--sessions")
@@ -393,12 +612,13 @@ impl Nginx {
         let root = work.join(format!("nginx{listen_options}"));
         let port = nginx_folders_and_port(&root);
         let config = format!(
-            "worker_processes auto;\npid {root}/nginx.pid;\nerror_log {root}/logs/error.log;\ndaemon off;\n\
+            "worker_processes {workers};\npid {root}/nginx.pid;\nerror_log {root}/logs/error.log;\ndaemon off;\n\
              events {{ worker_connections 4096; }}\n\
              http {{ access_log off; keepalive_requests 100000000;\n\
                server {{ listen 127.0.0.1:{port} {listen_options}; root {root}/html;\n\
                  location / {{ index index.html; }} }} }}\n",
-            root = root.display()
+            root = root.display(),
+            workers = nginx_workers()
         );
         std::fs::write(root.join("html/index.html"), "warming up").unwrap();
         let Some((process, addr)) = start_nginx(binary, &root, &config, port) else {
@@ -408,8 +628,9 @@ impl Nginx {
         let version = Command::new(binary).arg("-v").output().ok();
         let version = version.map(|o| String::from_utf8_lossy(&o.stderr).trim().to_string());
         println!(
-            "nginx: {} (worker_processes auto{}), static copy of the page",
+            "nginx: {} (worker_processes {}{}), static copy of the page",
             version.unwrap_or_default(),
+            nginx_workers(),
             match listen_options {
                 "" => String::new(),
                 options => format!(", listen ... {options}"),
@@ -453,9 +674,13 @@ fn wrk(
     headers: &[String],
     script: Option<&Path>,
 ) -> WrkResult {
-    let mut command = Command::new("wrk");
+    let mut command = on_cpu(CLIENT_CPU, "wrk");
+    let threads = match PINNED.load(Ordering::Relaxed) {
+        true => "-t1",
+        false => "-t2",
+    };
     command
-        .args(["-t2", "--latency", "--timeout", "5s"])
+        .args([threads, "--latency", "--timeout", "5s"])
         .arg(format!("-c{connections}"))
         .arg(format!("-d{seconds}s"));
     for header in headers {
@@ -818,6 +1043,11 @@ fn nginx_binary() -> Option<&'static str> {
 fn nginx_folders_and_port(root: &Path) -> u16 {
     std::fs::create_dir_all(root.join("html")).unwrap();
     std::fs::create_dir_all(root.join("logs")).unwrap();
+    free_port()
+}
+
+/// A port nobody listens on now: bind port 0, note the port, let it go.
+fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -844,7 +1074,7 @@ fn start_nginx(
     port: u16,
 ) -> Option<(NginxProcess, SocketAddr)> {
     std::fs::write(root.join("nginx.conf"), config).unwrap();
-    let mut child = Command::new(binary)
+    let mut child = on_cpu(SERVER_CPU, binary)
         .arg("-c")
         .arg(root.join("nginx.conf"))
         .arg("-p")

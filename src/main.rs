@@ -5,6 +5,7 @@
 //! $ cargo run --release -- --addr 127.0.0.1:0
 //! listening on http://127.0.0.1:41873
 //! sessions page (for you only): http://127.0.0.1:41873/sessions/5b7d…
+//! sessions: one file each in sessions/
 //! ```
 //!
 //! Flags are read by hand, one at a time, so a bad one gets a one-line
@@ -83,6 +84,7 @@ fn main() -> ExitCode {
         "sessions page (for you only): {}",
         server.sessions_page_url()
     );
+    let _ = writeln!(stdout, "{}", server.where_sessions_are_kept());
     if let Some(notice) = server.connection_cap_notice() {
         let _ = writeln!(stdout, "{notice}");
     }

@@ -340,30 +340,46 @@ impl Redis {
     /// Sends one command and reads its reply; the panel will show both.
     /// `-ERR` replies come back as `Reply::Error` for the caller to judge.
     pub fn command(&self, args: &[&str]) -> Result<Reply, RedisError> {
-        let result = self.command_unrecorded(args);
-        let reply = match &result {
-            Ok(reply) => reply.shown(),
-            Err(error) => format!("no reply: {error}"),
-        };
+        let mut replies = self.pipeline(&[args])?;
+        Ok(replies.remove(0))
+    }
+
+    /// Sends several commands in one write and reads their replies, in the
+    /// same order: one round trip instead of one per command. Redis runs
+    /// them one after the other, but other clients' commands may come in
+    /// between (for "all or nothing", a script). The panel shows each.
+    pub fn pipeline(&self, commands: &[&[&str]]) -> Result<Vec<Reply>, RedisError> {
+        let result = self.send_commands(commands);
+        self.note_up_or_down(&result);
         TRANSCRIPT.with(|transcript| {
-            transcript.borrow_mut().push(Exchange {
-                command: shown_command(args),
-                reply,
-            })
+            let mut transcript = transcript.borrow_mut();
+            for (n, args) in commands.iter().enumerate() {
+                let reply = match &result {
+                    Ok(replies) => replies[n].shown(),
+                    Err(error) => format!("no reply: {error}"),
+                };
+                transcript.push(Exchange {
+                    command: shown_command(args),
+                    reply,
+                });
+            }
         });
         result
     }
 
     /// `command`, kept out of the panel's list: the panel's own records.
     pub fn command_unrecorded(&self, args: &[&str]) -> Result<Reply, RedisError> {
-        let result = self.try_command(args);
+        let result = self.send_commands(&[args]);
         self.note_up_or_down(&result);
-        result
+        result.map(|mut replies| replies.remove(0))
     }
 
-    fn try_command(&self, args: &[&str]) -> Result<Reply, RedisError> {
-        let bytes: Vec<&[u8]> = args.iter().map(|arg| arg.as_bytes()).collect();
-        let command = encode_command(&bytes);
+    fn send_commands(&self, commands: &[&[&str]]) -> Result<Vec<Reply>, RedisError> {
+        let mut bytes = Vec::new();
+        for args in commands {
+            let args: Vec<&[u8]> = args.iter().map(|arg| arg.as_bytes()).collect();
+            bytes.extend_from_slice(&encode_command(&args));
+        }
         let kept = lock_even_if_poisoned(&self.idle).pop();
         let reused = kept.is_some();
         let mut connection = match kept {
@@ -371,14 +387,14 @@ impl Redis {
             None => self.open_connection()?,
         };
         // Any I/O error drops `connection` here (see the module doc).
-        let reply = match send_and_read(&mut connection, &command) {
-            Ok(reply) => reply,
+        let replies = match send_and_read(&mut connection, &bytes, commands.len()) {
+            Ok(replies) => replies,
             // A kept connection that Redis closed while it sat idle (a
-            // restart, its `timeout`): closed before any reply, so the
-            // command never ran, and it goes once more on a new one.
+            // restart, its `timeout`): closed before any reply, so no
+            // command ran, and they go once more on a new one.
             Err(error) if reused && is_closed_before_reply(&error) => {
                 connection = self.open_connection()?;
-                send_and_read(&mut connection, &command)
+                send_and_read(&mut connection, &bytes, commands.len())
                     .map_err(|error| self.unavailable(&error.to_string()))?
             }
             Err(error) => return Err(self.unavailable(&error.to_string())),
@@ -387,7 +403,7 @@ impl Redis {
         if idle.len() < MAX_IDLE_CONNECTIONS {
             idle.push(connection);
         }
-        Ok(reply)
+        Ok(replies)
     }
 
     /// A new connection: `AUTH` alone first when there is a password, then
@@ -416,7 +432,9 @@ impl Redis {
             prelude.push(vec![b"SELECT", database.as_bytes()]);
         }
         for command in prelude {
-            match send_and_read(&mut connection, &encode_command(&command)).map_err(unavailable)? {
+            let mut replies = send_and_read(&mut connection, &encode_command(&command), 1)
+                .map_err(unavailable)?;
+            match replies.remove(0) {
                 Reply::Status(_) => {}
                 // The password itself is never shown, only Redis's answer.
                 other => return Err(self.refused(&other.shown())),
@@ -444,7 +462,7 @@ impl Redis {
     }
 
     /// One log line when an outage starts, one when it ends.
-    fn note_up_or_down(&self, result: &Result<Reply, RedisError>) {
+    fn note_up_or_down<T>(&self, result: &Result<T, RedisError>) {
         let mut down = lock_even_if_poisoned(&self.down);
         match (result, *down) {
             (Err(error), false) => {
@@ -464,10 +482,18 @@ impl Redis {
 
 /// Writes the command and reads its reply, which must be whole within
 /// `REPLY_TIMEOUT`; if not, the error drops the connection with it.
-fn send_and_read(connection: &mut Connection, command: &[u8]) -> std::io::Result<Reply> {
+/// Writes `commands` (already encoded) and reads `count` replies, all
+/// within one `REPLY_TIMEOUT`.
+fn send_and_read(
+    connection: &mut Connection,
+    commands: &[u8],
+    count: usize,
+) -> std::io::Result<Vec<Reply>> {
     connection.reader.get_mut().deadline = Instant::now() + REPLY_TIMEOUT;
-    connection.reader.get_mut().stream.write_all(command)?;
-    read_reply(&mut connection.reader)
+    connection.reader.get_mut().stream.write_all(commands)?;
+    (0..count)
+        .map(|_| read_reply(&mut connection.reader))
+        .collect()
 }
 
 fn is_closed_before_reply(error: &std::io::Error) -> bool {

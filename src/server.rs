@@ -144,6 +144,11 @@ impl Server {
         )
     }
 
+    /// `sessions: one file each in sessions/`, or the Redis server.
+    pub fn where_sessions_are_kept(&self) -> String {
+        self.app.sessions.where_kept()
+    }
+
     /// A line to print after the address when the open-file limit is what
     /// caps connections: the connections must leave descriptors for the
     /// session files, or users would look logged out when they run out.

@@ -236,6 +236,20 @@ impl SessionStore {
         }
     }
 
+    /// Printed at start, so the log says where sessions are kept:
+    /// `sessions: one file each in sessions/`.
+    pub fn where_kept(&self) -> String {
+        match self {
+            SessionStore::Folder(folder) => {
+                format!("sessions: one file each in {}/", folder.dir().display())
+            }
+            SessionStore::Redis(redis) => format!(
+                "sessions: one key each (handstamp:session:ID) in Redis at {}",
+                redis.redis.name()
+            ),
+        }
+    }
+
     /// The command a reader types to see session `id`, as the panel
     /// prints it: `cat sessions/9c1e…`.
     pub fn show_command(&self, id: &SessionId) -> String {

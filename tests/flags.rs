@@ -81,6 +81,11 @@ fn the_first_line_is_the_real_bound_address() {
     assert_eq!(server.addr.ip().to_string(), "127.0.0.1");
     assert_ne!(server.addr.port(), 0);
     assert_eq!(server.get("/login", None).status(), 200);
+    // After the sessions page's address: where sessions are kept.
+    server.wait_for_log(&format!(
+        "sessions: one file each in {}/",
+        server.sessions_dir.display()
+    ));
 }
 
 #[test]

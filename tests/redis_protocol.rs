@@ -174,3 +174,30 @@ fn error_replies_come_back_as_errors_and_leave_the_connection_usable() {
         Reply::Bulk(Some(b"ok".to_vec()))
     );
 }
+
+#[test]
+fn a_pipeline_reads_its_replies_in_order_and_a_late_one_drops_them_all() {
+    // Replies dribbled a byte at a time; the third command's is late.
+    let address = fake_redis(|n, words| match n {
+        2 => vec![(Duration::from_secs(3), echo(&words[1]))],
+        _ => echo(&words[1])
+            .into_iter()
+            .map(|byte| (Duration::from_millis(1), vec![byte]))
+            .collect(),
+    });
+    let bulk = |word: &str| Reply::Bulk(Some(word.as_bytes().to_vec()));
+    let redis = connect(address);
+    let replies = redis.pipeline(&[&["GET", "one"], &["GET", "two"]]).unwrap();
+    assert_eq!(replies, vec![bulk("one"), bulk("two")]);
+    // "three" is late: the pipeline fails as a whole...
+    assert!(
+        redis
+            .pipeline(&[&["GET", "three"], &["GET", "four"]])
+            .is_err()
+    );
+    // ...and its replies, when they come, never meet the next commands.
+    let replies = redis
+        .pipeline(&[&["GET", "five"], &["GET", "six"]])
+        .unwrap();
+    assert_eq!(replies, vec![bulk("five"), bulk("six")]);
+}

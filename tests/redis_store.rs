@@ -39,6 +39,11 @@ fn cart_items(redis: &RedisServer, id: &str) -> usize {
 fn a_session_in_redis_is_the_files_text_with_redis_own_expiry() {
     let redis = RedisServer::start();
     let server = server_on(&redis, &["--session-ttl", "600"]);
+    // The start says where sessions are kept.
+    server.wait_for_log(&format!(
+        "sessions: one key each (handstamp:session:ID) in Redis at {}",
+        redis.url()
+    ));
     let id = log_in(&server, "David");
     assert_eq!(
         server
@@ -185,6 +190,38 @@ fn the_cap_holds_across_servers_and_a_flood_from_one_address_evicts_only_its_own
     }
     assert_eq!(b.get("/", Some(&cookie(&newcomer))).status(), 200);
     assert_eq!(a.get("/", Some(&cookie(&visitor))).status(), 200);
+}
+
+#[test]
+#[ignore = "needs redis-server (apt-get install redis-server); .ci/run runs it"]
+fn a_session_kept_alive_by_pages_stays_counted_past_its_first_expiry() {
+    // Pages move the key's expiry on, not the count's score; the next
+    // login must score it anew, not forget it (which would let the cap
+    // be passed and lose who made it).
+    let redis = RedisServer::start();
+    let server = server_on(&redis, &["--quiet", "--session-ttl", "2"]);
+    let id = log_in(&server, "David");
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(3500) {
+        assert_eq!(server.get("/", Some(&cookie(&id))).status(), 200);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    log_in(&server, "Ann");
+    let score: u64 = redis
+        .cli(&["ZSCORE", "handstamp:sessions", &id])
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{id} is still counted"));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(score >= now, "scored anew: {score} vs now {now}");
+    assert_eq!(
+        redis.cli(&["HGET", "handstamp:maker-of", &id]).trim(),
+        "127.0.0.1"
+    );
+    assert_eq!(redis.cli(&["ZCARD", "handstamp:sessions"]).trim(), "2");
 }
 
 #[test]

@@ -1,13 +1,14 @@
-//! The two-server setup of NOTES.md, for real: two handstamp processes on
-//! one sessions folder behind nginx (examples/two_servers/nginx.conf, with
-//! the test's own ports), and a browser's conversation through nginx.
+//! The two-server setup of NOTES.md, for real: two handstamp processes
+//! behind nginx (examples/two_servers/nginx.conf, with the test's own
+//! ports), sharing one sessions folder or, each with its own empty folder,
+//! one Redis; and a browser's conversation through nginx.
 
 mod common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Client, TempDir, TestServer};
+use common::{Client, RedisServer, TempDir, TestServer};
 
 /// nginx, stopped when dropped.
 struct Nginx(Child);
@@ -37,6 +38,46 @@ fn a_login_through_one_server_is_known_to_the_other_behind_nginx() {
     let sessions = temp.0.join("sessions");
     let a = TestServer::start_in(&sessions, &[]);
     let b = TestServer::start_in(&sessions, &[]);
+    let cart_items = |id: &str| {
+        let file = std::fs::read_to_string(sessions.join(id)).unwrap();
+        let cart = file.lines().find_map(|l| l.strip_prefix("cart=")).unwrap();
+        cart.split(',').count()
+    };
+    a_browser_through_nginx_is_served_by_both(&temp, &a, &b, cart_items);
+}
+
+#[test]
+#[ignore = "needs nginx and redis-server (apt-get install nginx-light redis-server); .ci/run runs it"]
+fn two_servers_that_share_only_redis_behind_nginx() {
+    let temp = TempDir::new("two-servers-redis");
+    let redis = RedisServer::start();
+    // Each server has its own empty folder: nothing on disk is shared.
+    let url = redis.url();
+    let a = TestServer::start_with(&["--sessions", &url]);
+    let b = TestServer::start_with(&["--sessions", &url]);
+    assert_ne!(a.sessions_dir, b.sessions_dir);
+    let cart_items = |id: &str| {
+        let text = redis.cli(&["GET", &format!("handstamp:session:{id}")]);
+        let cart = text.lines().find_map(|l| l.strip_prefix("cart=")).unwrap();
+        cart.split(',').count()
+    };
+    a_browser_through_nginx_is_served_by_both(&temp, &a, &b, cart_items);
+    for server in [&a, &b] {
+        let files = std::fs::read_dir(&server.sessions_dir).map_or(0, |dir| dir.count());
+        assert_eq!(files, 0, "{} holds files", server.sessions_dir.display());
+    }
+}
+
+/// nginx (examples/two_servers/nginx.conf, with the test's ports) in
+/// front of `a` and `b`, which share a session store; a browser's
+/// conversation through it. `cart_items` counts a session's cart in the
+/// store.
+fn a_browser_through_nginx_is_served_by_both(
+    temp: &TempDir,
+    a: &TestServer,
+    b: &TestServer,
+    cart_items: impl Fn(&str) -> usize,
+) {
     let front = free_port();
     let config = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -46,7 +87,7 @@ fn a_login_through_one_server_is_known_to_the_other_behind_nginx() {
     .replace("127.0.0.1:8081", &a.addr.to_string())
     .replace("127.0.0.1:8082", &b.addr.to_string())
     .replace("127.0.0.1:8080", &format!("127.0.0.1:{front}"));
-    let (_nginx, front_addr) = start_nginx(&temp, &config, front);
+    let (_nginx, front_addr) = start_nginx(temp, &config, front);
     let exchange = |request: &str| {
         let mut client = Client::connect(front_addr);
         client.send(request);
@@ -59,7 +100,7 @@ fn a_login_through_one_server_is_known_to_the_other_behind_nginx() {
         .session_cookie()
         .expect("the login's cookie comes through nginx");
     // The next page comes from the other server, and shows the 303 all
-    // the same: the redirect waits in the shared folder.
+    // the same: the redirect waits in the shared store.
     let home = exchange(&common::get_request("/", Some(&format!("session={id}"))));
     assert!(
         home.body_text()
@@ -77,7 +118,7 @@ fn a_login_through_one_server_is_known_to_the_other_behind_nginx() {
     let short = &id[..8];
     a.wait_for_log(&format!("GET / 200  cookie: session={short}…"));
     b.wait_for_log(&format!("GET / 200  cookie: session={short}…"));
-    // Adds through both, at once, are all kept (the shared file lock).
+    // Adds through both, at once, are all kept (the session's lock).
     std::thread::scope(|scope| {
         for _ in 0..4 {
             scope.spawn(|| {
@@ -92,9 +133,7 @@ fn a_login_through_one_server_is_known_to_the_other_behind_nginx() {
             });
         }
     });
-    let file = std::fs::read_to_string(sessions.join(&id)).unwrap();
-    let cart = file.lines().find_map(|l| l.strip_prefix("cart=")).unwrap();
-    assert_eq!(cart.split(',').count(), 40, "{file}");
+    assert_eq!(cart_items(&id), 40);
     // Without the secret the sessions page does not exist, proxy or not.
     assert_eq!(
         exchange(&common::get_request("/sessions", None)).status(),

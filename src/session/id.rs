@@ -81,6 +81,8 @@ pub enum NoSession {
     MalformedId,
     SeveralIds,
     NoFile,
+    /// Redis has no `handstamp:session:ID`: logged out, or expired.
+    NoKey,
     IdleTooLong,
     TooOld,
     Corrupt(&'static str),
@@ -100,6 +102,7 @@ impl NoSession {
             NoSession::MalformedId => "malformed id".to_string(),
             NoSession::SeveralIds => "several session cookies".to_string(),
             NoSession::NoFile => "no such file".to_string(),
+            NoSession::NoKey => "no such key".to_string(),
             NoSession::IdleTooLong => "idle too long".to_string(),
             NoSession::TooOld => "too old".to_string(),
             NoSession::Corrupt(problem) => format!("corrupt file ({problem})"),

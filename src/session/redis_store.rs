@@ -90,13 +90,20 @@ if deleted == 1 then return 'deleted' else return 'gone' end";
 
 /// A new session under a new id, within the cap. ARGV: id, text, expiry,
 /// now, cap (0: not counted, a login's replacement), maker, created.
-/// First the ids Redis expired are forgotten (a hundred at a time), then,
+/// First the ids Redis expired are forgotten (a hundred at a time; an id
+/// whose score is old because pages moved its expiry on, not the score,
+/// is scored anew), then,
 /// when full, the address most over its share gives way, else the maker
 /// itself (its oldest), else the answer is `full`.
 const CREATE_SCRIPT: &str = "\
 local id, expiry, now, cap, maker = ARGV[1], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
 for _, gone in ipairs(redis.call('zrangebyscore', 'handstamp:sessions', '-inf', now, 'limit', 0, 100)) do
-  forget(gone)
+  local left = redis.call('ttl', 'handstamp:session:' .. gone)
+  if left > 0 then
+    redis.call('zadd', 'handstamp:sessions', 'XX', now + left, gone)
+  else
+    forget(gone)
+  end
 end
 if cap > 0 and redis.call('zcard', 'handstamp:sessions') >= cap then
   local counts = redis.call('hgetall', 'handstamp:makers')
@@ -149,28 +156,32 @@ impl RedisSessions {
         (now + self.settings.ttl_secs).min(created_secs + self.settings.lifetime_secs)
     }
 
-    /// `GET`, then the expiry moved on (reading counts as a use).
+    /// `GET`, and in the same round trip (a pipeline) the expiry moved on
+    /// by the idle timeout: reading counts as a use. Only when the absolute
+    /// lifetime ends sooner is the expiry set again, once the text says
+    /// when the session was created.
     pub fn load(&self, id: &SessionId) -> Result<(SessionData, String), NoSession> {
         let key = session_key(id);
-        let reply = self
+        let idle_expiry = unix_secs(SystemTime::now()) + self.settings.ttl_secs;
+        let idle_expiry = idle_expiry.to_string();
+        let mut replies = self
             .redis
-            .command(&["GET", &key])
+            .pipeline(&[&["GET", &key], &["EXPIREAT", &key, &idle_expiry]])
             .map_err(|error| NoSession::StoreDown(error.to_string()))?;
         // Redis deleted it when it expired: no need to tell idle from old.
-        let text = match reply {
+        let text = match replies.remove(0) {
             Reply::Bulk(Some(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
-            Reply::Bulk(None) => return Err(NoSession::NoFile),
+            Reply::Bulk(None) => return Err(NoSession::NoKey),
             other => return Err(NoSession::StoreDown(other.shown())),
         };
         let data =
             SessionData::from_file_text(&text).map_err(|corrupt| NoSession::Corrupt(corrupt.0))?;
         let expiry = self.expiry(data.created_secs).to_string();
-        self.redis
-            .command(&["EXPIREAT", &key, &expiry])
-            .map_err(|error| NoSession::StoreDown(error.to_string()))?;
-        let _ = self
-            .redis
-            .command(&["ZADD", ALL_SESSIONS, "XX", &expiry, id.as_str()]);
+        if expiry != idle_expiry {
+            self.redis
+                .command(&["EXPIREAT", &key, &expiry])
+                .map_err(|error| NoSession::StoreDown(error.to_string()))?;
+        }
         Ok((data, text))
     }
 
