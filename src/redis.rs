@@ -41,8 +41,9 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_BULK_BYTES: usize = 1 << 20;
 /// Arrays inside arrays, at most this deep (SCAN's reply is two).
 const MAX_DEPTH: usize = 4;
-/// Connections kept open between requests.
-const MAX_IDLE_CONNECTIONS: usize = 16;
+/// Connections kept open between requests: about as many as requests
+/// that use Redis at once, or each one past it opens and closes its own.
+const MAX_IDLE_CONNECTIONS: usize = 64;
 /// The password comes from this environment variable, never from a flag:
 /// flags show in `ps` for every user of the machine.
 pub const PASSWORD_VARIABLE: &str = "HANDSTAMP_REDIS_PASSWORD";

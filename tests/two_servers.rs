@@ -104,7 +104,7 @@ fn a_browser_through_nginx_is_served_by_both(
     let home = exchange(&common::get_request("/", Some(&format!("session={id}"))));
     assert!(
         home.body_text()
-            .contains("<code>POST /login HTTP/1.0</code> → <code>HTTP/1.1 303 See Other</code>"),
+            .contains("<code>POST /login HTTP/1.1</code> → <code>HTTP/1.1 303 See Other</code>"),
         "{home}"
     );
     // Round robin: these go to both servers in turn, and each finds David.
@@ -262,4 +262,102 @@ fn behind_a_bare_keep_alive_proxy_no_visitor_sees_anothers_session() {
         200,
         "the owner's secret works through a proxy"
     );
+}
+
+/// The processes whose process group is `group`, from /proc.
+fn processes_in_group(group: u32) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // `pid (name) state ppid pgrp …`: the name may hold spaces, so
+        // count from the last `)`.
+        let Some((name, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // A zombie is already stopped; it only waits for its parent.
+        if fields.get(2) == Some(&group.to_string().as_str()) && fields[0] != "Z" {
+            found.push(format!("{name})"));
+        }
+    }
+    found
+}
+
+#[test]
+#[ignore = "needs nginx and redis-server (apt-get install nginx-light redis-server); .ci/run runs it"]
+fn the_two_servers_example_stops_everything_on_ctrl_c_and_leaves_nothing_behind() {
+    use std::os::unix::process::CommandExt;
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/target/debug/examples/two_servers"
+    );
+    assert!(
+        std::path::Path::new(example).exists(),
+        "cargo test builds the examples"
+    );
+    let ports: Vec<String> = (0..4).map(|_| free_port().to_string()).collect();
+    // Its own process group, as a terminal gives the command it runs:
+    // Ctrl-C sends SIGINT to the whole group.
+    let mut child = Command::new(example)
+        // The Redis variant: everything it makes is in its scratch folder.
+        .args(["redis", "--ports", &ports.join(",")])
+        .process_group(0)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let group = child.id();
+    let front: std::net::SocketAddr = format!("127.0.0.1:{}", ports[0]).parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let login = loop {
+        if let Ok(mut client) = std::net::TcpStream::connect(front).map(|_| Client::connect(front))
+        {
+            client.send(&common::post_form_request("/login", "name=David", None));
+            let reply = client.read_reply();
+            if reply.status() == 303 {
+                break reply;
+            }
+        }
+        assert!(Instant::now() < deadline, "the example did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let id = login.session_cookie().expect("a login through the example");
+    let scratch = std::env::temp_dir().join(format!("handstamp-two-{group}"));
+    assert!(scratch.exists(), "{}", scratch.display());
+    assert!(
+        processes_in_group(group).len() >= 4,
+        "{:?}",
+        processes_in_group(group)
+    );
+
+    // Ctrl-C.
+    let status = Command::new("kill")
+        .args(["-INT", "--", &format!("-{group}")])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the example did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !processes_in_group(group).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "still running after Ctrl-C: {:?}",
+            processes_in_group(group)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!scratch.exists(), "{} was left behind", scratch.display());
+    for port in &ports {
+        assert!(
+            std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err(),
+            "port {port} still answers"
+        );
+    }
+    assert!(id.len() == 32, "{id}");
 }
