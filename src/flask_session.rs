@@ -160,6 +160,8 @@ pub struct SessionReport {
     pub new_id: Option<SessionId>,
     /// This answer deleted the session and expired the cookie.
     pub ended: bool,
+    /// This answer wrote the view's changes back to the session it read.
+    pub saved: bool,
     /// The Redis commands sent for this answer, and their replies.
     pub store_commands: Vec<redis::Exchange>,
 }
@@ -272,7 +274,10 @@ fn run(
         // Only read: nothing to write, no cookie to send.
         Change::Nothing => Ok(response),
         // Values set on a live session: rewrite its file, same id.
-        Change::Values if session.exists() => save(store, lock, &session.data).map(|()| response),
+        Change::Values if session.exists() => save(store, lock, &session.data).map(|()| {
+            report.saved = true;
+            response
+        }),
         // Values set without a session: the first add makes one.
         Change::Values => start_session(store, &id, &session.data, client, &mut report, response),
         // Login: the values under a new id; logout: the file deleted.

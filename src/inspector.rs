@@ -21,6 +21,8 @@
 //! shows every visitor's session, so it is only for whoever started the
 //! server: its address holds a secret printed at start (router.rs).
 
+mod diagram;
+
 use std::fmt::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -35,10 +37,16 @@ use crate::request::Request;
 use crate::response::{self, Response};
 use crate::session::{NoSession, SessionId, SessionStore, random_token, unix_secs};
 use crate::template::{escape_html, push_escaped};
+use diagram::Step;
 
 /// The sessions page shows at most this many files (a folder may hold
 /// 100,000).
 const MAX_LISTED_SESSIONS: usize = 200;
+/// The headers a head shows first; the others wait, folded, below them.
+const FIRST_REQUEST_HEADERS: [&str; 3] = ["host", "cookie", "content-type"];
+const FIRST_RESPONSE_HEADERS: [&str; 3] = ["location", "set-cookie", "content-type"];
+/// A request body longer than this is shown cut short.
+const MAX_SHOWN_BODY: usize = 1024;
 
 /// The panel, and the redirects waiting for the pages they lead to.
 #[derive(Debug)]
@@ -113,7 +121,17 @@ impl Inspector {
         };
         // The redirects that led to this one come first in its chain.
         let mut hops = self.links.take(request);
-        hops.push(hop_html(request, answer, response_bytes, sessions));
+        let status_line = head_text(response_bytes)
+            .split("\r\n")
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let step = step_of(request, answer, &status_line);
+        hops.push(format!(
+            "{}\n{}",
+            step.to_line(),
+            hop_html(request, answer, response_bytes, sessions)
+        ));
         self.links.keep(key, location, &hops);
     }
 
@@ -165,14 +183,19 @@ fn hop_html(
     let start_line = request_head.split("\r\n").next().unwrap_or_default();
     let status_line = response_head.split("\r\n").next().unwrap_or_default();
     format!(
-        "<li><p><code>{}</code> → <code>{}</code> (<code>{}</code>)</p>\n\
-         <pre class=\"head request\">{}</pre>\n<pre class=\"head response\">{}</pre>\n{}</li>",
+        "<li><p><code>{}</code> → <code>{}</code> (<code>{}</code>)</p>\n{}{}{}{}</li>",
         escape_html(start_line),
         escape_html(status_line),
         escape_html(answer.handler),
-        head_html(&request_head, "cookie"),
-        head_html(&response_head, "set-cookie"),
-        session_html(request, answer, sessions)
+        head_html(&request_head, "request", "cookie", &FIRST_REQUEST_HEADERS),
+        body_html(request),
+        head_html(
+            &response_head,
+            "response",
+            "set-cookie",
+            &FIRST_RESPONSE_HEADERS
+        ),
+        session_html(request, answer, sessions, Shown::InChain)
     )
 }
 
@@ -181,23 +204,110 @@ fn head_text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&bytes[..response::head_len(bytes)]).into_owned()
 }
 
-/// Lines of a head as HTML: escaped, control characters shown as `\xNN`,
-/// and the lines named in `marked` (`Cookie`, `Set-Cookie`) in `<mark>`.
-fn head_html(head: &str, marked: &str) -> String {
-    let mut html = String::with_capacity(head.len() + 64);
-    for line in head.split("\r\n").filter(|line| !line.is_empty()) {
+/// A head as HTML: its first line and the headers named in `first`, then
+/// the others folded in a `<details>` that says how many it holds. Every
+/// line escaped, control characters shown as `\xNN`, and the lines named
+/// `marked` (`Cookie`, `Set-Cookie`) in `<mark>`. `class` is `request` or
+/// `response`.
+fn head_html(head: &str, class: &str, marked: &str, first: &[&str]) -> String {
+    let mut lines = head.split("\r\n").filter(|line| !line.is_empty());
+    let mut shown = String::with_capacity(head.len() + 128);
+    let mut folded = String::new();
+    let mut folded_count = 0;
+    if let Some(start_line) = lines.next() {
+        push_visible(&mut shown, start_line);
+        shown.push('\n');
+    }
+    for line in lines {
         let name = line.split(':').next().unwrap_or_default();
+        let is_first = first.iter().any(|wanted| name.eq_ignore_ascii_case(wanted));
+        let out = match is_first {
+            true => &mut shown,
+            false => {
+                folded_count += 1;
+                &mut folded
+            }
+        };
         let is_marked = name.eq_ignore_ascii_case(marked);
         if is_marked {
-            html.push_str("<mark>");
+            out.push_str("<mark>");
         }
-        push_visible(&mut html, line);
+        push_visible(out, line);
         if is_marked {
-            html.push_str("</mark>");
+            out.push_str("</mark>");
         }
-        html.push('\n');
+        out.push('\n');
+    }
+    let mut html = format!("<pre class=\"head {class}\">{shown}</pre>\n");
+    if folded_count > 0 {
+        let _ = writeln!(
+            html,
+            "<details><summary>{folded_count} more header{}</summary>\
+             <pre class=\"head {class}\">{folded}</pre></details>",
+            if folded_count == 1 { "" } else { "s" }
+        );
     }
     html
+}
+
+/// The body that came with the request (a form's `name=David`), as
+/// received: escaped, and cut short past `MAX_SHOWN_BODY` bytes.
+fn body_html(request: &Request) -> String {
+    if request.body.is_empty() {
+        return String::new();
+    }
+    let shown = &request.body[..request.body.len().min(MAX_SHOWN_BODY)];
+    let mut html = format!(
+        "<p class=\"note\">The body that came with it ({} bytes{}):</p>\n<pre class=\"body\">",
+        request.body.len(),
+        match shown.len() < request.body.len() {
+            true => format!(", the first {MAX_SHOWN_BODY} shown"),
+            false => String::new(),
+        }
+    );
+    push_visible(&mut html, &String::from_utf8_lossy(shown));
+    html.push_str("</pre>\n");
+    html
+}
+
+/// The diagram's view of one exchange.
+fn step_of(request: &Request, answer: &Answer, status_line: &str) -> Step {
+    let sent = request.cookie_values(SESSION_COOKIE);
+    let sent_id = SessionId::from_cookie_values(&sent).ok();
+    let report = &answer.session;
+    let (store_action, store_id) = if report.ended {
+        ("deleted", sent_id.as_ref())
+    } else if let Some(new_id) = &report.new_id {
+        ("wrote", Some(new_id))
+    } else if report.saved {
+        ("read, wrote", report.file_read.as_ref().map(|(id, _)| id))
+    } else if let Some((id, _)) = &report.file_read {
+        ("read", Some(id))
+    } else {
+        ("", None)
+    };
+    let set_cookie = answer
+        .response
+        .headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("set-cookie"))
+        .find_map(|(_, value)| value.split(';').next()?.strip_prefix("session="))
+        .map(str::to_string);
+    Step {
+        request_line: String::from_utf8_lossy(&request.raw_head)
+            .split("\r\n")
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+        cookie: (!sent.is_empty()).then(|| sent.join(", ")),
+        store_action: store_action.to_string(),
+        store_id: store_id.map(|id| id.as_str().to_string()),
+        status: status_line
+            .split_once(' ')
+            .map_or(status_line, |(_, status)| status)
+            .to_string(),
+        set_cookie,
+    }
 }
 
 /// Appends `line` as HTML text: a tab as `\t`, other control characters
@@ -232,14 +342,34 @@ fn response_head_so_far(response: &Response) -> String {
     head
 }
 
+/// Where a session's part is shown: in a redirect of the chain, or for
+/// the page itself, which shows the file as it is now.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shown {
+    InChain,
+    ForThePage,
+}
+
 /// What this request did to the session, and the file as it is now.
-fn session_html(request: &Request, answer: &Answer, sessions: &SessionStore) -> String {
+fn session_html(
+    request: &Request,
+    answer: &Answer,
+    sessions: &SessionStore,
+    shown: Shown,
+) -> String {
     let report = &answer.session;
     let mut html = String::new();
     if let Some(new_id) = &report.new_id {
+        // In a chain, the page it leads to shows the file: once is enough.
+        let file = match shown {
+            Shown::ForThePage => file_html(new_id, sessions),
+            Shown::InChain => format!(
+                "<p><code>{}</code>: the page this led to shows it below.</p>\n",
+                escape_html(&sessions.place_of(new_id))
+            ),
+        };
         html.push_str(&format!(
-            "<p>This answer's <code>Set-Cookie</code> gives your browser a new id; its file was just written:</p>\n{}",
-            file_html(new_id, sessions)
+            "<p>This answer's <code>Set-Cookie</code> gives your browser a new id; its file was just written:</p>\n{file}"
         ));
     }
     // The same rule as the app's (`app::session_id`), so the panel names
@@ -344,10 +474,26 @@ fn panel_html(
 ) -> String {
     // About 2 KB for a page without redirects: one allocation, written
     // into with `write!` rather than a `format!` per part.
-    let mut html = String::with_capacity(4096);
+    let mut html = String::with_capacity(8192);
     html.push_str(
         "<section class=\"inspector\" id=\"inspector\">\n<h2>How this page was made</h2>\n",
     );
+    // The picture first: each redirect's exchange, then this page's.
+    let (hop_steps, hops): (Vec<Option<Step>>, Vec<&str>) = chain
+        .iter()
+        .map(|hop| match hop.split_once('\n') {
+            Some((line, html)) if Step::from_line(line).is_some() => (Step::from_line(line), html),
+            _ => (None, hop.as_str()),
+        })
+        .unzip();
+    let status_line = response::status_line(answer.response.status);
+    let mut steps: Vec<Step> = hop_steps.into_iter().flatten().collect();
+    steps.push(step_of(request, answer, status_line.trim_end()));
+    let store_name = match sessions.redis() {
+        Some(_) => "Redis",
+        None => "sessions/",
+    };
+    html.push_str(&diagram::svg(&steps, store_name));
     if chain.is_empty() {
         html.push_str(
             "<p class=\"note\">You came here directly (a reload, a link or a typed address), \
@@ -355,7 +501,7 @@ fn panel_html(
         );
     } else {
         html.push_str("<h3>The redirects that led here</h3>\n<ol class=\"chain\">\n");
-        for hop in chain {
+        for hop in hops {
             html.push_str(hop);
             html.push('\n');
         }
@@ -372,18 +518,23 @@ fn panel_html(
             LINK_WINDOW.as_secs()
         );
     }
-    let _ = write!(
-        html,
-        "<h3>This request, as the server read it</h3>\n<pre class=\"head request\">{}</pre>\n",
-        head_html(&String::from_utf8_lossy(&request.raw_head), "cookie")
-    );
-    let _ = write!(
-        html,
-        "<h3>The answer's head</h3>\n<pre class=\"head response\">{}</pre>\n",
-        head_html(&response_head_so_far(&answer.response), "set-cookie")
-    );
+    html.push_str("<h3>This request, as the server read it</h3>\n");
+    html.push_str(&head_html(
+        &String::from_utf8_lossy(&request.raw_head),
+        "request",
+        "cookie",
+        &FIRST_REQUEST_HEADERS,
+    ));
+    html.push_str(&body_html(request));
+    html.push_str("<h3>The answer's head</h3>\n");
+    html.push_str(&head_html(
+        &response_head_so_far(&answer.response),
+        "response",
+        "set-cookie",
+        &FIRST_RESPONSE_HEADERS,
+    ));
     html.push_str("<h3>The session file</h3>\n");
-    html.push_str(&session_html(request, answer, sessions));
+    html.push_str(&session_html(request, answer, sessions, Shown::ForThePage));
     html.push_str("<h3>The code that answered</h3>\n");
     html.push_str(&handler_html(answer.handler));
     html.push_str(
@@ -421,7 +572,7 @@ pub fn sessions_listing_html(
         false => String::new(),
     };
     let mut html = format!(
-        "<p><code>$ {list_command}</code>: {total} {noun}{}{shown}.</p>\n<table class=\"sessions\">\n\
+        "<p><code>$ {list_command}</code>: {total} {noun}{}{shown}.</p>\n<div class=\"table-scroll\"><table class=\"sessions\">\n\
          <tr><th>mode</th><th>bytes</th><th>file</th><th>created</th><th>last used</th><th>expires</th></tr>\n",
         if total == 1 { "" } else { "s" }
     );
@@ -439,7 +590,7 @@ pub fn sessions_listing_html(
             from_now(now, file.expires_secs),
         ));
     }
-    html.push_str("</table>\n");
+    html.push_str("</table></div>\n");
     for file in &files {
         html.push_str(&format!(
             "<p><code>$ {}</code></p>\n<pre class=\"file\">{}</pre>\n",

@@ -135,6 +135,98 @@ fn show_panel(browser: &Browser) {
     );
 }
 
+/// The marked lines (`Cookie`, `Set-Cookie`) of the panel that do not
+/// fit their box: wider than it, or running past its right edge.
+fn clipped_marked_lines(browser: &Browser) -> Vec<String> {
+    let found = browser.execute(
+        "return [...document.querySelectorAll('section.inspector mark')]\
+           .filter(m => { const pre = m.closest('pre'); \
+             return pre.scrollWidth > pre.clientWidth + 1 \
+               || m.getBoundingClientRect().right > pre.getBoundingClientRect().right + 1; })\
+           .map(m => m.textContent).join('\\n')",
+    );
+    let found = found.as_str().unwrap_or_default();
+    found.lines().map(str::to_string).collect()
+}
+
+#[test]
+#[ignore = "needs chromium and chromium-driver (apt-get install chromium chromium-driver); .ci/run runs it"]
+fn the_panel_draws_the_round_trip_shows_the_body_and_clips_nothing_at_1200_or_400_pixels() {
+    let server = TestServer::start();
+    let base = format!("http://{}", server.addr);
+    let browser = Browser::start();
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    browser.go(&format!("{base}/login"));
+    browser.type_into(&browser.find("input[name=name]"), "David");
+    browser.click(&browser.find("input[type=submit]"));
+    browser.wait_for_text("You are logged in as David.");
+    let id = session_cookie_of(&browser).expect("a session cookie");
+
+    // The picture: the login's 303 with its Set-Cookie, this page's 200,
+    // the id cut short, and the whole id on hover.
+    let picture = browser
+        .execute("return document.querySelector('section.inspector svg.diagram').textContent")
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    for expected in [
+        "POST /login HTTP/1.1",
+        "303 See Other",
+        &format!("Set-Cookie: session={}…", &id[..8]),
+        "200 OK",
+        &format!("Cookie: session={}…", &id[..8]),
+        &id,
+    ] {
+        assert!(
+            picture.contains(expected),
+            "missing {expected:?} in {picture:?}"
+        );
+    }
+    // The form's body, as the server received it, under the login's head.
+    let bodies = browser
+        .execute(
+            "return [...document.querySelectorAll('section.inspector pre.body')]\
+               .map(p => p.textContent).join('|')",
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(bodies, "name=David");
+    // The headers that matter first; the rest folded, with their count.
+    let folded = browser
+        .execute("return document.querySelector('section.inspector details summary').textContent")
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(folded.ends_with("more headers"), "{folded}");
+
+    for (width, name) in [
+        (1200, "7-panel-at-1200px.png"),
+        (400, "8-panel-at-400px.png"),
+    ] {
+        browser.command(
+            "POST",
+            "/window/rect",
+            Some(&format!(r#"{{"width":{width},"height":900}}"#)),
+        );
+        assert_eq!(
+            clipped_marked_lines(&browser),
+            Vec::<String>::new(),
+            "marked lines cut off at {width} pixels"
+        );
+        show_panel(&browser);
+        browser.screenshot(&shots.join(name));
+    }
+    browser.command(
+        "POST",
+        "/window/rect",
+        Some(r#"{"width":1200,"height":900}"#),
+    );
+    browser.execute("window.scrollTo(0, 0); return 0");
+    browser.screenshot(&shots.join("9-diagram-at-1200px.png"));
+}
+
 #[test]
 #[ignore = "needs chromium and chromium-driver (apt-get install chromium chromium-driver); .ci/run runs it"]
 fn the_inspector_shows_the_hand_stamp_in_the_browser() {

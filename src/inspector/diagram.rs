@@ -1,0 +1,260 @@
+//! The round trip as a picture: a small sequence diagram at the top of
+//! the panel, drawn as inline SVG (no script), with this page's values.
+//!
+//! ```text
+//!  browser                 server                 sessions/
+//!     | POST /login  no cookie |                        |
+//!     |----------------------->|  wrote 9c1e4f0a…       |
+//!     |                        |----------------------->|
+//!     |  303  Set-Cookie: session=9c1e4f0a…             |
+//!     |<-----------------------|                        |
+//! ```
+//!
+//! One band per exchange: the redirects that led here, then this page.
+//! Ids are cut to 8 hex digits; the whole id shows on hover (`<title>`).
+
+use std::fmt::Write;
+
+use crate::template::escape_html;
+
+/// One exchange, as the diagram draws it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// `POST /login HTTP/1.1`
+    pub request_line: String,
+    /// The `session` id the browser sent, if any.
+    pub cookie: Option<String>,
+    /// What the server did with the store: `read`, `wrote`, `read, wrote`,
+    /// `deleted`, or nothing.
+    pub store_action: String,
+    /// The session id that action was on.
+    pub store_id: Option<String>,
+    /// `303 See Other`
+    pub status: String,
+    /// The `session` value this answer's `Set-Cookie` gives (empty: the
+    /// cookie is being expired), if it has one.
+    pub set_cookie: Option<String>,
+}
+
+impl Step {
+    /// One line, tab-separated, for keeping a redirect's step beside its
+    /// HTML until the page it leads to is drawn (redirect_link.rs).
+    pub fn to_line(&self) -> String {
+        let optional = |value: &Option<String>| match value {
+            Some(value) => format!("={value}"),
+            None => "-".to_string(),
+        };
+        [
+            self.request_line.clone(),
+            optional(&self.cookie),
+            self.store_action.clone(),
+            optional(&self.store_id),
+            self.status.clone(),
+            optional(&self.set_cookie),
+        ]
+        .map(|field| field.replace(|c: char| c.is_control(), " "))
+        .join("\t")
+    }
+
+    /// `to_line` read back; `None` for a line that is not one.
+    pub fn from_line(line: &str) -> Option<Step> {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let [
+            request_line,
+            cookie,
+            store_action,
+            store_id,
+            status,
+            set_cookie,
+        ] = fields[..]
+        else {
+            return None;
+        };
+        let optional = |field: &str| field.strip_prefix('=').map(str::to_string);
+        Some(Step {
+            request_line: request_line.to_string(),
+            cookie: optional(cookie),
+            store_action: store_action.to_string(),
+            store_id: optional(store_id),
+            status: status.to_string(),
+            set_cookie: optional(set_cookie),
+        })
+    }
+}
+
+/// Where the three lifelines stand, and how tall one band is.
+const WIDTH: u32 = 640;
+const BROWSER_X: u32 = 70;
+const SERVER_X: u32 = 330;
+const STORE_X: u32 = 570;
+const BAND: u32 = 92;
+const TOP: u32 = 34;
+
+/// The diagram for `steps`, oldest first; `store_name` labels the third
+/// lifeline (`sessions/` or `Redis`).
+pub fn svg(steps: &[Step], store_name: &str) -> String {
+    let height = TOP + BAND * steps.len() as u32 + 8;
+    let mut svg = format!(
+        "<svg class=\"diagram\" viewBox=\"0 0 {WIDTH} {height}\" role=\"img\" \
+         aria-label=\"The exchange as a sequence diagram\" xmlns=\"http://www.w3.org/2000/svg\">\n\
+         <defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" \
+         markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\"/></marker></defs>\n"
+    );
+    for (x, name) in [
+        (BROWSER_X, "browser"),
+        (SERVER_X, "server"),
+        (STORE_X, store_name),
+    ] {
+        let _ = writeln!(
+            svg,
+            "<text class=\"actor\" x=\"{x}\" y=\"18\">{}</text>\
+             <line class=\"life\" x1=\"{x}\" y1=\"24\" x2=\"{x}\" y2=\"{height}\"/>",
+            escape_html(name)
+        );
+    }
+    for (n, step) in steps.iter().enumerate() {
+        band(&mut svg, TOP + BAND * n as u32, step);
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// One exchange: the request going right, the store touched, the answer
+/// coming back.
+fn band(svg: &mut String, top: u32, step: &Step) {
+    // The request, and the cookie it carried.
+    let cookie = match &step.cookie {
+        Some(id) => format!("Cookie: session={}", short_id(id)),
+        None => "no cookie".to_string(),
+    };
+    label(svg, BROWSER_X + 8, top + 12, &step.request_line, None);
+    label(
+        svg,
+        BROWSER_X + 8,
+        top + 26,
+        &cookie,
+        step.cookie.as_deref(),
+    );
+    arrow(svg, BROWSER_X, SERVER_X, top + 32, false);
+    // The store: a solid arrow for what was done, none for nothing.
+    match &step.store_id {
+        Some(id) if !step.store_action.is_empty() => {
+            let action = format!("{} {}", step.store_action, short_id(id));
+            label(svg, SERVER_X + 8, top + 38, &action, Some(id));
+            arrow(svg, SERVER_X, STORE_X, top + 44, false);
+        }
+        _ => label(svg, SERVER_X + 8, top + 42, "session untouched", None),
+    }
+    // The answer, and its Set-Cookie.
+    let set_cookie = match &step.set_cookie {
+        Some(id) if id.is_empty() => "Set-Cookie: session= (forget it)".to_string(),
+        Some(id) => format!("Set-Cookie: session={}", short_id(id)),
+        None => String::new(),
+    };
+    let answer = format!("{}  {set_cookie}", step.status);
+    label(
+        svg,
+        BROWSER_X + 8,
+        top + 64,
+        answer.trim_end(),
+        step.set_cookie.as_deref(),
+    );
+    arrow(svg, SERVER_X, BROWSER_X, top + 72, true);
+}
+
+fn label(svg: &mut String, x: u32, y: u32, text: &str, full_id: Option<&str>) {
+    let title = match full_id {
+        Some(id) if !id.is_empty() => format!("<title>{}</title>", escape_html(id)),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        svg,
+        "<text x=\"{x}\" y=\"{y}\">{title}{}</text>",
+        escape_html(&shortened(text, 60))
+    );
+}
+
+fn arrow(svg: &mut String, from: u32, to: u32, y: u32, answer: bool) {
+    let class = if answer { "answer" } else { "call" };
+    let _ = writeln!(
+        svg,
+        "<line class=\"{class}\" x1=\"{from}\" y1=\"{y}\" x2=\"{to}\" y2=\"{y}\" marker-end=\"url(#arrow)\"/>"
+    );
+}
+
+/// `9c1e4f0a…`: the first 8 characters of an id (or of anything a client
+/// sent in its place).
+fn short_id(id: &str) -> String {
+    match id.char_indices().nth(8) {
+        Some((at, _)) => format!("{}…", &id[..at]),
+        None => id.to_string(),
+    }
+}
+
+fn shortened(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn login() -> Step {
+        Step {
+            request_line: "POST /login HTTP/1.1".into(),
+            cookie: None,
+            store_action: "wrote".into(),
+            store_id: Some("9c1e4f0a9c1e4f0a9c1e4f0a9c1e4f0a".into()),
+            status: "303 See Other".into(),
+            set_cookie: Some("9c1e4f0a9c1e4f0a9c1e4f0a9c1e4f0a".into()),
+        }
+    }
+
+    #[test]
+    fn a_step_survives_its_line() {
+        let step = login();
+        assert_eq!(Step::from_line(&step.to_line()), Some(step));
+        let logout = Step {
+            set_cookie: Some(String::new()),
+            store_action: "deleted".into(),
+            ..login()
+        };
+        assert_eq!(Step::from_line(&logout.to_line()), Some(logout));
+        assert_eq!(Step::from_line("not\ta step"), None);
+    }
+
+    #[test]
+    fn control_characters_cannot_add_fields() {
+        let step = Step {
+            request_line: "GET /\tx HTTP/1.1".into(),
+            ..login()
+        };
+        let back = Step::from_line(&step.to_line()).unwrap();
+        assert_eq!(back.request_line, "GET / x HTTP/1.1");
+    }
+
+    #[test]
+    fn the_picture_holds_the_short_id_the_whole_id_and_the_status() {
+        let svg = svg(&[login()], "sessions/");
+        assert!(svg.starts_with("<svg "), "{svg}");
+        assert!(svg.contains("Set-Cookie: session=9c1e4f0a…"), "{svg}");
+        assert!(svg.contains("<title>9c1e4f0a9c1e4f0a9c1e4f0a9c1e4f0a</title>"));
+        assert!(svg.contains("303 See Other"));
+        assert!(svg.contains("wrote 9c1e4f0a…"));
+        assert!(svg.contains("no cookie"));
+    }
+
+    #[test]
+    fn what_a_client_sent_is_escaped() {
+        let step = Step {
+            request_line: "GET /<script> HTTP/1.1".into(),
+            cookie: Some("<b>".into()),
+            ..login()
+        };
+        let svg = svg(&[step], "sessions/");
+        assert!(!svg.contains("<script>") && !svg.contains("<b>"), "{svg}");
+    }
+}
