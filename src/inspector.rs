@@ -211,18 +211,19 @@ fn head_text(bytes: &[u8]) -> String {
 /// `response`.
 fn head_html(head: &str, class: &str, marked: &str, first: &[&str]) -> String {
     let mut lines = head.split("\r\n").filter(|line| !line.is_empty());
-    let mut shown = String::with_capacity(head.len() + 128);
+    let mut html = String::with_capacity(head.len() + 200);
+    let _ = write!(html, "<pre class=\"head {class}\">");
     let mut folded = String::new();
     let mut folded_count = 0;
     if let Some(start_line) = lines.next() {
-        push_visible(&mut shown, start_line);
-        shown.push('\n');
+        push_visible(&mut html, start_line);
+        html.push('\n');
     }
     for line in lines {
         let name = line.split(':').next().unwrap_or_default();
         let is_first = first.iter().any(|wanted| name.eq_ignore_ascii_case(wanted));
         let out = match is_first {
-            true => &mut shown,
+            true => &mut html,
             false => {
                 folded_count += 1;
                 &mut folded
@@ -238,7 +239,7 @@ fn head_html(head: &str, class: &str, marked: &str, first: &[&str]) -> String {
         }
         out.push('\n');
     }
-    let mut html = format!("<pre class=\"head {class}\">{shown}</pre>\n");
+    html.push_str("</pre>\n");
     if folded_count > 0 {
         let _ = writeln!(
             html,
@@ -337,7 +338,10 @@ fn response_head_so_far(response: &Response) -> String {
     head.push_str("Date: (written when the bytes go out)\r\n");
     head.push_str("Content-Length: (counted when the page is done; this panel is part of it)\r\n");
     for (name, value) in &response.headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
+        head.push_str(name);
+        head.push_str(": ");
+        head.push_str(value);
+        head.push_str("\r\n");
     }
     head
 }

@@ -15,7 +15,7 @@
 
 use std::fmt::Write;
 
-use crate::template::escape_html;
+use crate::template::push_escaped;
 
 /// One exchange, as the diagram draws it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,22 +94,24 @@ const TOP: u32 = 34;
 /// lifeline (`sessions/` or `Redis`).
 pub fn svg(steps: &[Step], store_name: &str) -> String {
     let height = TOP + BAND * steps.len() as u32 + 8;
-    let mut svg = format!(
+    let mut svg = String::with_capacity(600 + 700 * steps.len());
+    let _ = writeln!(
+        svg,
         "<svg class=\"diagram\" viewBox=\"0 0 {WIDTH} {height}\" role=\"img\" \
          aria-label=\"The exchange as a sequence diagram\" xmlns=\"http://www.w3.org/2000/svg\">\n\
          <defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" \
-         markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\"/></marker></defs>\n"
+         markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\"/></marker></defs>"
     );
     for (x, name) in [
         (BROWSER_X, "browser"),
         (SERVER_X, "server"),
         (STORE_X, store_name),
     ] {
+        let _ = write!(svg, "<text class=\"actor\" x=\"{x}\" y=\"18\">");
+        push_escaped(&mut svg, name);
         let _ = writeln!(
             svg,
-            "<text class=\"actor\" x=\"{x}\" y=\"18\">{}</text>\
-             <line class=\"life\" x1=\"{x}\" y1=\"24\" x2=\"{x}\" y2=\"{height}\"/>",
-            escape_html(name)
+            "</text><line class=\"life\" x1=\"{x}\" y1=\"24\" x2=\"{x}\" y2=\"{height}\"/>"
         );
     }
     for (n, step) in steps.iter().enumerate() {
@@ -123,78 +125,79 @@ pub fn svg(steps: &[Step], store_name: &str) -> String {
 /// coming back.
 fn band(svg: &mut String, top: u32, step: &Step) {
     // The request, and the cookie it carried.
-    let cookie = match &step.cookie {
-        Some(id) => format!("Cookie: session={}", short_id(id)),
-        None => "no cookie".to_string(),
-    };
-    label(svg, BROWSER_X + 8, top + 12, &step.request_line, None);
-    label(
-        svg,
-        BROWSER_X + 8,
-        top + 26,
-        &cookie,
-        step.cookie.as_deref(),
-    );
-    arrow(svg, BROWSER_X, SERVER_X, top + 32, false);
-    // The store: a solid arrow for what was done, none for nothing.
+    label(svg, BROWSER_X + 8, top + 12, &[&step.request_line], None);
+    match &step.cookie {
+        Some(id) => {
+            let (short, cut) = short_id(id);
+            let text = ["Cookie: session=", short, cut];
+            label(svg, BROWSER_X + 8, top + 26, &text, Some(id));
+        }
+        None => label(svg, BROWSER_X + 8, top + 26, &["no cookie"], None),
+    }
+    arrow(svg, BROWSER_X, SERVER_X, top + 32, "call");
+    // The store: an arrow for what was done, none for nothing.
     match &step.store_id {
         Some(id) if !step.store_action.is_empty() => {
-            let action = format!("{} {}", step.store_action, short_id(id));
+            let (short, cut) = short_id(id);
+            let action = [step.store_action.as_str(), " ", short, cut];
             label(svg, SERVER_X + 8, top + 38, &action, Some(id));
-            arrow(svg, SERVER_X, STORE_X, top + 44, false);
+            arrow(svg, SERVER_X, STORE_X, top + 44, "call");
         }
-        _ => label(svg, SERVER_X + 8, top + 42, "session untouched", None),
+        _ => label(svg, SERVER_X + 8, top + 42, &["session untouched"], None),
     }
     // The answer, and its Set-Cookie.
-    let set_cookie = match &step.set_cookie {
-        Some(id) if id.is_empty() => "Set-Cookie: session= (forget it)".to_string(),
-        Some(id) => format!("Set-Cookie: session={}", short_id(id)),
-        None => String::new(),
-    };
-    let answer = format!("{}  {set_cookie}", step.status);
-    label(
-        svg,
-        BROWSER_X + 8,
-        top + 64,
-        answer.trim_end(),
-        step.set_cookie.as_deref(),
-    );
-    arrow(svg, SERVER_X, BROWSER_X, top + 72, true);
+    match &step.set_cookie {
+        Some(id) if id.is_empty() => label(
+            svg,
+            BROWSER_X + 8,
+            top + 64,
+            &[&step.status, "  Set-Cookie: session= (forget it)"],
+            None,
+        ),
+        Some(id) => {
+            let (short, cut) = short_id(id);
+            let text = [step.status.as_str(), "  Set-Cookie: session=", short, cut];
+            label(svg, BROWSER_X + 8, top + 64, &text, Some(id));
+        }
+        None => label(svg, BROWSER_X + 8, top + 64, &[&step.status], None),
+    }
+    arrow(svg, SERVER_X, BROWSER_X, top + 72, "answer");
 }
 
-fn label(svg: &mut String, x: u32, y: u32, text: &str, full_id: Option<&str>) {
-    let title = match full_id {
-        Some(id) if !id.is_empty() => format!("<title>{}</title>", escape_html(id)),
-        _ => String::new(),
-    };
-    let _ = writeln!(
-        svg,
-        "<text x=\"{x}\" y=\"{y}\">{title}{}</text>",
-        escape_html(&shortened(text, 60))
-    );
+/// A line of text, from `parts` (escaped, at most 60 characters of each),
+/// with `full_id` shown on hover.
+fn label(svg: &mut String, x: u32, y: u32, parts: &[&str], full_id: Option<&str>) {
+    let _ = write!(svg, "<text x=\"{x}\" y=\"{y}\">");
+    if let Some(id) = full_id.filter(|id| !id.is_empty()) {
+        svg.push_str("<title>");
+        push_escaped(svg, id);
+        svg.push_str("</title>");
+    }
+    for part in parts {
+        match part.char_indices().nth(60) {
+            Some((at, _)) => {
+                push_escaped(svg, &part[..at]);
+                svg.push('…');
+            }
+            None => push_escaped(svg, part),
+        }
+    }
+    svg.push_str("</text>\n");
 }
 
-fn arrow(svg: &mut String, from: u32, to: u32, y: u32, answer: bool) {
-    let class = if answer { "answer" } else { "call" };
+fn arrow(svg: &mut String, from: u32, to: u32, y: u32, class: &str) {
     let _ = writeln!(
         svg,
         "<line class=\"{class}\" x1=\"{from}\" y1=\"{y}\" x2=\"{to}\" y2=\"{y}\" marker-end=\"url(#arrow)\"/>"
     );
 }
 
-/// `9c1e4f0a…`: the first 8 characters of an id (or of anything a client
-/// sent in its place).
-fn short_id(id: &str) -> String {
+/// `("9c1e4f0a", "…")`: the first 8 characters of an id (or of anything
+/// a client sent in its place), and `…` if that cut anything off.
+fn short_id(id: &str) -> (&str, &str) {
     match id.char_indices().nth(8) {
-        Some((at, _)) => format!("{}…", &id[..at]),
-        None => id.to_string(),
-    }
-}
-
-fn shortened(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
-        Some((at, _)) => format!("{}…", &text[..at]),
-        None => text.to_string(),
+        Some((at, _)) => (&id[..at], "…"),
+        None => (id, ""),
     }
 }
 
