@@ -275,6 +275,10 @@ fn when_redis_stops_requests_get_503_naming_it_and_service_resumes_by_itself() {
     }
     // Pages that need no session still work.
     assert_eq!(server.get("/login", None).status(), 200);
+    // The log is written by its own thread: wait for this last request's
+    // line, which comes after every line the outage could have caused.
+    server.wait_for_log("GET /login 200");
+    server.wait_for_log("until it answers again");
     let outage_lines = server.log().matches("until it answers again").count();
     assert_eq!(outage_lines, 1, "once per outage:\n{}", server.log());
     // Back, empty (nothing was saved): service resumes, the old id is
@@ -416,4 +420,84 @@ fn a_server_whose_lock_expired_cannot_write_over_a_newer_session() {
     ));
     assert!(matches!(store.destroy(&slow), Err(SessionError::Lost(_))));
     assert!(session_text(&redis, id.as_str()).contains("name=Fast"));
+}
+
+#[test]
+#[ignore = "needs redis-server (apt-get install redis-server); .ci/run runs it"]
+fn an_idle_session_is_deleted_by_redis_and_a_used_one_is_kept() {
+    let redis = RedisServer::start();
+    let server = server_on(&redis, &["--quiet", "--session-ttl", "2"]);
+    let idle = log_in(&server, "Idle");
+    let busy = log_in(&server, "Busy");
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(3500) {
+        assert_eq!(server.get("/", Some(&cookie(&busy))).status(), 200);
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    // Redis expired the idle key by itself: no sweep runs with Redis.
+    let key = format!("handstamp:session:{idle}");
+    assert_eq!(redis.cli(&["EXISTS", &key]).trim(), "0");
+    assert_eq!(server.get("/", Some(&cookie(&idle))).status(), 302);
+    assert_eq!(server.get("/", Some(&cookie(&busy))).status(), 200);
+}
+
+#[test]
+#[ignore = "needs redis-server (apt-get install redis-server); .ci/run runs it"]
+fn a_session_older_than_its_lifetime_expires_in_redis_even_in_use() {
+    let redis = RedisServer::start();
+    let server = server_on(&redis, &["--quiet", "--session-lifetime", "2"]);
+    let id = log_in(&server, "David");
+    // Each use moves the expiry on, but never past created + lifetime.
+    let ttl: i64 = redis
+        .cli(&["TTL", &format!("handstamp:session:{id}")])
+        .trim()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&ttl), "TTL {ttl}");
+    let started = Instant::now();
+    loop {
+        if server.get("/", Some(&cookie(&id))).status() == 302 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "never expired");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(started.elapsed() >= Duration::from_millis(900));
+}
+
+#[test]
+#[ignore = "needs redis-server (apt-get install redis-server); .ci/run runs it"]
+fn a_corrupt_value_in_redis_is_logged_and_treated_as_no_session() {
+    let redis = RedisServer::start();
+    let server = server_on(&redis, &[]);
+    let id = log_in(&server, "David");
+    let key = format!("handstamp:session:{id}");
+    for garbage in ["name=David\n", "created=1\nname", "created=x\nname=David\n"] {
+        redis.cli(&["SET", &key, garbage]);
+        let reply = server.get("/", Some(&cookie(&id)));
+        assert_eq!(reply.status(), 302, "{garbage:?}:\n{reply}");
+    }
+    server.wait_for_log(&format!("session {}…: corrupt session file", &id[..8]));
+    // Something else under a session's key: Redis refuses GET on a list.
+    redis.cli(&["DEL", &key]);
+    redis.cli(&["RPUSH", &key, "x"]);
+    let reply = server.get("/", Some(&cookie(&id)));
+    assert_eq!(reply.status(), 503, "{reply}");
+    assert!(reply.body_text().contains("WRONGTYPE"), "{reply}");
+}
+
+#[test]
+#[ignore = "needs redis-server (apt-get install redis-server); .ci/run runs it"]
+fn a_login_survives_a_restart_of_the_server() {
+    let redis = RedisServer::start();
+    let id = {
+        let server = server_on(&redis, &[]);
+        log_in(&server, "David")
+    }; // dropped: killed
+    let server = server_on(&redis, &[]);
+    let page = server.get("/", Some(&cookie(&id)));
+    assert!(
+        page.body_text().contains("You are logged in as David."),
+        "{page}"
+    );
 }
