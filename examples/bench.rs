@@ -1,8 +1,8 @@
 //! The benchmark: handstamp under wrk, beside nginx serving the same page.
 //!
 //! ```text
-//! apt-get install -y wrk nginx-light      # nginx is optional: it gives the ratios
-//! cargo run --release --example bench     # about 12 minutes; --seconds N per run (default 5)
+//! apt-get install -y wrk nginx-light redis-server   # nginx and Redis are optional: ratios, Redis rows
+//! cargo run --release --example bench     # about 20 minutes; --seconds N per run (default 5)
 //! cargo run --release --example bench -- --only wrk,redis,idle,attacks,files   # any of these parts
 //! ```
 //!
