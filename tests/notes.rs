@@ -434,3 +434,31 @@ fn the_experiments_in_notes_run_as_written_in_order_on_one_server() {
         lab.run(experiment);
     }
 }
+
+#[test]
+fn every_session_file_in_notes_has_the_lines_a_real_file_has() {
+    // A real file, as the server writes it: created=, from=, then values.
+    let server = TestServer::start();
+    let id = common::log_in(&server, "David");
+    let real = server.session_file(&id);
+    let keys: Vec<&str> = real
+        .lines()
+        .map(|line| line.split('=').next().unwrap())
+        .collect();
+    assert_eq!(keys, ["created", "from", "name"], "{real}");
+    // Every file NOTES.md shows starts the same way.
+    let notes = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/NOTES.md")).unwrap();
+    let lines: Vec<&str> = notes.lines().collect();
+    let mut shown = 0;
+    for (n, line) in lines.iter().enumerate() {
+        if line.starts_with("created=1") {
+            shown += 1;
+            assert!(
+                lines[n + 1].starts_with("from="),
+                "NOTES.md line {}: a file shown without its from= line",
+                n + 1
+            );
+        }
+    }
+    assert!(shown >= 4, "{shown} files shown");
+}
