@@ -5,7 +5,9 @@
 //! `Set-Cookie` after a login is followed without being displayed. So every
 //! page the app renders gets a panel, below its content, with
 //!
-//! - the request head exactly as it was read, its `Cookie` line marked;
+//! - the round trip as a picture (diagram.rs);
+//! - the request head exactly as it was read, its `Cookie` line marked,
+//!   the lines that matter first and the rest folded; the body, if any;
 //! - the response head going back with this page, its `Set-Cookie` marked
 //!   (`Date` and `Content-Length` are only written once the body is done,
 //!   and the panel is part of the body, so the panel says so instead);
@@ -470,26 +472,33 @@ fn handler_html(handler: &str) -> String {
     )
 }
 
+/// A kept redirect: its diagram step on the first line, then its HTML
+/// (`remember_redirect`). One kept by a server without the diagram, in
+/// the seconds around an upgrade, is all HTML.
+fn split_hop(hop: &str) -> (Option<Step>, &str) {
+    if let Some((line, html)) = hop.split_once('\n')
+        && let Some(step) = Step::from_line(line)
+    {
+        return (Some(step), html);
+    }
+    (None, hop)
+}
+
 fn panel_html(
     request: &Request,
     answer: &Answer,
     chain: &[String],
     sessions: &SessionStore,
 ) -> String {
-    // About 2 KB for a page without redirects: one allocation, written
+    // About 3 KB for a page without redirects: one allocation, written
     // into with `write!` rather than a `format!` per part.
     let mut html = String::with_capacity(8192);
     html.push_str(
         "<section class=\"inspector\" id=\"inspector\">\n<h2>How this page was made</h2>\n",
     );
     // The picture first: each redirect's exchange, then this page's.
-    let (hop_steps, hops): (Vec<Option<Step>>, Vec<&str>) = chain
-        .iter()
-        .map(|hop| match hop.split_once('\n') {
-            Some((line, html)) if Step::from_line(line).is_some() => (Step::from_line(line), html),
-            _ => (None, hop.as_str()),
-        })
-        .unzip();
+    let (hop_steps, hops): (Vec<Option<Step>>, Vec<&str>) =
+        chain.iter().map(|hop| split_hop(hop)).unzip();
     let status_line = response::status_line(answer.response.status);
     let mut steps: Vec<Step> = hop_steps.into_iter().flatten().collect();
     steps.push(step_of(request, answer, status_line.trim_end()));
