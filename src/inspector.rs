@@ -146,7 +146,7 @@ impl Inspector {
         sessions: &SessionStore,
     ) -> Answer {
         let body = std::mem::take(&mut answer.response.body);
-        let mut page = match String::from_utf8(body) {
+        let page = match String::from_utf8(body) {
             Ok(page) => page,
             Err(not_text) => {
                 answer.response.body = not_text.into_bytes();
@@ -158,11 +158,12 @@ impl Inspector {
             answer.response = answer.response.no_store_vary_cookie();
         }
         let panel = panel_html(request, &answer, &chain, sessions);
-        match page.rfind("</main>") {
-            Some(end) => page.insert_str(end, &panel),
-            None => page.push_str(&panel),
-        }
-        answer.response.body = page.into_bytes();
+        let end = page.rfind("</main>").unwrap_or(page.len());
+        let mut body = String::with_capacity(page.len() + panel.len());
+        body.push_str(&page[..end]);
+        body.push_str(&panel);
+        body.push_str(&page[end..]);
+        answer.response.body = body.into_bytes();
         answer
     }
 
@@ -214,8 +215,10 @@ fn head_text(bytes: &[u8]) -> String {
 fn head_html(head: &str, class: &str, marked: &str, first: &[&str]) -> String {
     let mut lines = head.split("\r\n").filter(|line| !line.is_empty());
     let mut html = String::with_capacity(head.len() + 200);
-    let _ = write!(html, "<pre class=\"head {class}\">");
-    let mut folded = String::new();
+    html.push_str("<pre class=\"head ");
+    html.push_str(class);
+    html.push_str("\">");
+    let mut folded = String::with_capacity(head.len());
     let mut folded_count = 0;
     if let Some(start_line) = lines.next() {
         push_visible(&mut html, start_line);
@@ -316,6 +319,13 @@ fn step_of(request: &Request, answer: &Answer, status_line: &str) -> Step {
 /// Appends `line` as HTML text: a tab as `\t`, other control characters
 /// as `\xNN`, and `& < > " '` escaped. One pass, straight into `html`.
 fn push_visible(html: &mut String, line: &str) {
+    // Most lines hold no control character: no byte below a space, no
+    // DEL, and no 0xC2, the first byte of U+0080 to U+00BF (where the
+    // other control characters are). Those go in whole.
+    if line.bytes().all(|b| b >= b' ' && b != 0x7f && b != 0xc2) {
+        push_escaped(html, line);
+        return;
+    }
     let mut plain_from = 0;
     for (at, c) in line.char_indices() {
         if !c.is_control() {
@@ -455,21 +465,23 @@ fn file_html(id: &SessionId, sessions: &SessionStore) -> String {
 
 /// `$ cat sessions/ID` and the text it prints.
 fn file_text_html(show_command: &str, text: &str) -> String {
-    format!(
-        "<p><code>$ {}</code></p>\n<pre class=\"file\">{}</pre>\n",
-        escape_html(show_command),
-        escape_html(text)
-    )
+    let mut html = String::with_capacity(text.len() + show_command.len() + 64);
+    html.push_str("<p><code>$ ");
+    push_escaped(&mut html, show_command);
+    html.push_str("</code></p>\n<pre class=\"file\">");
+    push_escaped(&mut html, text);
+    html.push_str("</pre>\n");
+    html
 }
 
 /// Where a handler's code is: `app::login` → `src/app.rs`.
-fn handler_html(handler: &str) -> String {
+fn handler_html(html: &mut String, handler: &str) {
     let file = handler.split("::").next().unwrap_or_default();
-    format!(
-        "<p><code>{}</code> in <code>src/{}.rs</code></p>\n",
-        escape_html(handler),
-        escape_html(file)
-    )
+    html.push_str("<p><code>");
+    push_escaped(html, handler);
+    html.push_str("</code> in <code>src/");
+    push_escaped(html, file);
+    html.push_str(".rs</code></p>\n");
 }
 
 /// A kept redirect: its diagram step on the first line, then its HTML
@@ -549,7 +561,7 @@ fn panel_html(
     html.push_str("<h3>The session file</h3>\n");
     html.push_str(&session_html(request, answer, sessions, Shown::ForThePage));
     html.push_str("<h3>The code that answered</h3>\n");
-    html.push_str(&handler_html(answer.handler));
+    handler_html(&mut html, answer.handler);
     html.push_str(
         "<p class=\"note\">Every session file is listed on the sessions page, whose \
          address the server printed when it started: it is only for whoever started it. \

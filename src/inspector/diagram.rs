@@ -167,7 +167,11 @@ fn band(svg: &mut String, top: u32, step: &Step) {
 /// A line of text, from `parts` (escaped, at most 60 characters of each),
 /// with `full_id` shown on hover.
 fn label(svg: &mut String, x: u32, y: u32, parts: &[&str], full_id: Option<&str>) {
-    let _ = write!(svg, "<text x=\"{x}\" y=\"{y}\">");
+    svg.push_str("<text x=\"");
+    push_number(svg, x);
+    svg.push_str("\" y=\"");
+    push_number(svg, y);
+    svg.push_str("\">");
     if let Some(id) = full_id.filter(|id| !id.is_empty()) {
         svg.push_str("<title>");
         push_escaped(svg, id);
@@ -186,10 +190,33 @@ fn label(svg: &mut String, x: u32, y: u32, parts: &[&str], full_id: Option<&str>
 }
 
 fn arrow(svg: &mut String, from: u32, to: u32, y: u32, class: &str) {
-    let _ = writeln!(
-        svg,
-        "<line class=\"{class}\" x1=\"{from}\" y1=\"{y}\" x2=\"{to}\" y2=\"{y}\" marker-end=\"url(#arrow)\"/>"
-    );
+    svg.push_str("<line class=\"");
+    svg.push_str(class);
+    for (name, value) in [("x1", from), ("y1", y), ("x2", to), ("y2", y)] {
+        svg.push_str("\" ");
+        svg.push_str(name);
+        svg.push_str("=\"");
+        push_number(svg, value);
+    }
+    svg.push_str("\" marker-end=\"url(#arrow)\"/>\n");
+}
+
+/// `n` in decimal. A page draws dozens of numbers, and `write!` goes
+/// through the whole formatting machinery for each; this is the loop.
+fn push_number(out: &mut String, mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut first = digits.len();
+    loop {
+        first -= 1;
+        digits[first] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[first..] {
+        out.push(char::from(digit));
+    }
 }
 
 /// `("9c1e4f0a", "…")`: the first 8 characters of an id (or of anything
@@ -213,6 +240,15 @@ mod tests {
             store_id: Some("9c1e4f0a9c1e4f0a9c1e4f0a9c1e4f0a".into()),
             status: "303 See Other".into(),
             set_cookie: Some("9c1e4f0a9c1e4f0a9c1e4f0a9c1e4f0a".into()),
+        }
+    }
+
+    #[test]
+    fn numbers_are_written_in_decimal() {
+        for n in [0, 7, 10, 92, 4096, u32::MAX] {
+            let mut out = String::new();
+            push_number(&mut out, n);
+            assert_eq!(out, n.to_string());
         }
     }
 
