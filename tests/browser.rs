@@ -23,8 +23,7 @@ fn a_browser_logs_in_reloads_logs_out_and_fills_a_cart() {
     let server = TestServer::start();
     let base = format!("http://{}", server.addr);
     let browser = Browser::start();
-    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
+    let shots = screenshots_folder();
 
     // 1. Open /: the browser follows the redirect and shows the form.
     browser.go(&format!("{base}/"));
@@ -155,12 +154,8 @@ fn the_panel_draws_the_round_trip_shows_the_body_and_clips_nothing_at_1200_or_40
     let server = TestServer::start();
     let base = format!("http://{}", server.addr);
     let browser = Browser::start();
-    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    browser.go(&format!("{base}/login"));
-    browser.type_into(&browser.find("input[name=name]"), "David");
-    browser.click(&browser.find("input[type=submit]"));
-    browser.wait_for_text("You are logged in as David.");
+    let shots = screenshots_folder();
+    log_in_as_david(&browser, &base);
     let id = session_cookie_of(&browser).expect("a session cookie");
 
     // The picture: the login's 303 with its Set-Cookie, this page's 200,
@@ -233,15 +228,11 @@ fn the_inspector_shows_the_hand_stamp_in_the_browser() {
     let server = TestServer::start();
     let base = format!("http://{}", server.addr);
     let browser = Browser::start();
-    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
+    let shots = screenshots_folder();
 
     // After the login form is submitted, the home page shows the 303 that
     // carried the Set-Cookie, and the file with the name.
-    browser.go(&format!("{base}/login"));
-    browser.type_into(&browser.find("input[name=name]"), "David");
-    browser.click(&browser.find("input[type=submit]"));
-    browser.wait_for_text("You are logged in as David.");
+    log_in_as_david(&browser, &base);
     let id = browser
         .cookies()
         .iter()
@@ -381,10 +372,7 @@ fn another_site_cannot_log_the_visitor_in_out_or_fill_their_cart() {
     let browser = Browser::start();
 
     // The visitor logs in and adds an item.
-    browser.go(&format!("{base}/login"));
-    browser.type_into(&browser.find("input[name=name]"), "David");
-    browser.click(&browser.find("input[type=submit]"));
-    browser.wait_for_text("You are logged in as David.");
+    log_in_as_david(&browser, &base);
     browser.go(&format!("{base}/store"));
     browser.click(&browser.find_all("ul.items button")[0]);
     browser.wait_for_url(&format!("{base}/cart"));
@@ -447,13 +435,25 @@ fn session_cookie_of(browser: &Browser) -> Option<String> {
         .and_then(|c| c.get("value").and_then(Json::as_str).map(str::to_string))
 }
 
-/// Logs in as David at `base` and adds item 1: a visitor with something
-/// to lose. Returns the session id.
-fn log_in_and_add_one(browser: &Browser, base: &str) -> String {
+/// Where the tests leave their screenshots: `target/screenshots/`.
+fn screenshots_folder() -> std::path::PathBuf {
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    shots
+}
+
+/// Fills the login form at `base` with "David" and waits for the home page.
+fn log_in_as_david(browser: &Browser, base: &str) {
     browser.go(&format!("{base}/login"));
     browser.type_into(&browser.find("input[name=name]"), "David");
     browser.click(&browser.find("input[type=submit]"));
     browser.wait_for_text("You are logged in as David.");
+}
+
+/// Logs in as David at `base` and adds item 1: a visitor with something
+/// to lose. Returns the session id.
+fn log_in_and_add_one(browser: &Browser, base: &str) -> String {
+    log_in_as_david(browser, base);
     browser.go(&format!("{base}/store"));
     browser.click(&browser.find_all("ul.items button")[0]);
     browser.wait_for_url(&format!("{base}/cart"));
