@@ -6,21 +6,27 @@
 //!
 //! ```text
 //! created=1795293085
+//! from=127.0.0.1
 //! name=David
 //! cart=2,2,5
 //! ```
 //!
-//! `SessionStore` is the folder: `load` reads a session, `lock` keeps
+//! `SessionStore` is where the sessions are: the folder, or, with
+//! `--sessions redis://…`, a Redis server holding the same text under
+//! `handstamp:session:9c1e4f…`. `load` reads a session, `lock` keeps
 //! others from changing it until dropped, `create`, `replace`, `save` and
-//! `destroy` change it. Each is a few lines here; what makes them safe on a
-//! busy server lives one folder down, *(skip at first)*:
+//! `destroy` change it. Each is a `match` here, one arm per store; what
+//! makes them safe on a busy server lives one folder down, *(skip at
+//! first)*:
 //!
 //! ```text
-//! session/id.rs      ids: 128 random bits, and which cookie names one
-//! session/file.rs    the file's text, read and written whole
-//! session/locks.rs   one session changed by one request at a time
-//! session/limits.rs  the cap on sessions, and whose give way when full
-//! session/sweep.rs   expired sessions removed in the background
+//! session/folder.rs       the folder: one file per session
+//! session/redis_store.rs  Redis: one key per session, the same text
+//! session/id.rs           ids: 128 random bits, and which cookie names one
+//! session/file.rs         the file's text, read and written whole
+//! session/locks.rs        one session changed by one request at a time
+//! session/limits.rs       the cap on sessions, and whose give way when full
+//! session/sweep.rs        expired files removed in the background
 //! ```
 
 mod file;
