@@ -518,7 +518,9 @@ fn panel_html(
         Some(_) => "Redis",
         None => "sessions/",
     };
+    html.push_str("<div class=\"diagram-box\">");
     html.push_str(&diagram::svg(&steps, store_name));
+    html.push_str("</div>\n");
     if chain.is_empty() {
         html.push_str(
             "<p class=\"note\">You came here directly (a reload, a link or a typed address), \

@@ -82,12 +82,14 @@ impl Step {
     }
 }
 
-/// Where the three lifelines stand, and how tall one band is.
-const WIDTH: u32 = 640;
-const BROWSER_X: u32 = 70;
-const SERVER_X: u32 = 330;
-const STORE_X: u32 = 570;
-const BAND: u32 = 92;
+/// Where the three lifelines stand, and how tall one band is. Each label
+/// fits between two lifelines, so on a narrow screen the browser and the
+/// server, with every header shown, fit before the store's part.
+const WIDTH: u32 = 510;
+const BROWSER_X: u32 = 36;
+const SERVER_X: u32 = 290;
+const STORE_X: u32 = 460;
+const BAND: u32 = 104;
 const TOP: u32 = 34;
 
 /// The diagram for `steps`, oldest first; `store_name` labels the third
@@ -125,14 +127,14 @@ pub fn svg(steps: &[Step], store_name: &str) -> String {
 /// coming back.
 fn band(svg: &mut String, top: u32, step: &Step) {
     // The request, and the cookie it carried.
-    label(svg, BROWSER_X + 8, top + 12, &[&step.request_line], None);
+    label(svg, BROWSER_X + 14, top + 12, &[&step.request_line], None);
     match &step.cookie {
         Some(id) => {
             let (short, cut) = short_id(id);
             let text = ["Cookie: session=", short, cut];
-            label(svg, BROWSER_X + 8, top + 26, &text, Some(id));
+            label(svg, BROWSER_X + 14, top + 26, &text, Some(id));
         }
-        None => label(svg, BROWSER_X + 8, top + 26, &["no cookie"], None),
+        None => label(svg, BROWSER_X + 14, top + 26, &["no cookie"], None),
     }
     arrow(svg, BROWSER_X, SERVER_X, top + 32, "call");
     // The store: an arrow for what was done, none for nothing.
@@ -140,31 +142,32 @@ fn band(svg: &mut String, top: u32, step: &Step) {
         Some(id) if !step.store_action.is_empty() => {
             let (short, cut) = short_id(id);
             let action = [step.store_action.as_str(), " ", short, cut];
-            label(svg, SERVER_X + 8, top + 38, &action, Some(id));
-            arrow(svg, SERVER_X, STORE_X, top + 44, "call");
+            label(svg, SERVER_X + 8, top + 44, &action, Some(id));
+            arrow(svg, SERVER_X, STORE_X, top + 50, "call");
         }
-        _ => label(svg, SERVER_X + 8, top + 42, &["session untouched"], None),
+        _ => label(svg, SERVER_X + 8, top + 48, &["session untouched"], None),
     }
     // The answer, and its Set-Cookie.
+    label(svg, BROWSER_X + 14, top + 70, &[&step.status], None);
     match &step.set_cookie {
         Some(id) if id.is_empty() => label(
             svg,
-            BROWSER_X + 8,
-            top + 64,
-            &[&step.status, "  Set-Cookie: session= (forget it)"],
+            BROWSER_X + 14,
+            top + 84,
+            &["Set-Cookie: session= (forget it)"],
             None,
         ),
         Some(id) => {
             let (short, cut) = short_id(id);
-            let text = [step.status.as_str(), "  Set-Cookie: session=", short, cut];
-            label(svg, BROWSER_X + 8, top + 64, &text, Some(id));
+            let text = ["Set-Cookie: session=", short, cut];
+            label(svg, BROWSER_X + 14, top + 84, &text, Some(id));
         }
-        None => label(svg, BROWSER_X + 8, top + 64, &[&step.status], None),
+        None => {}
     }
-    arrow(svg, SERVER_X, BROWSER_X, top + 72, "answer");
+    arrow(svg, SERVER_X, BROWSER_X, top + 90, "answer");
 }
 
-/// A line of text, from `parts` (escaped, at most 60 characters of each),
+/// A line of text, from `parts` (escaped, at most 28 characters of each),
 /// with `full_id` shown on hover.
 fn label(svg: &mut String, x: u32, y: u32, parts: &[&str], full_id: Option<&str>) {
     svg.push_str("<text x=\"");
@@ -178,7 +181,7 @@ fn label(svg: &mut String, x: u32, y: u32, parts: &[&str], full_id: Option<&str>
         svg.push_str("</title>");
     }
     for part in parts {
-        match part.char_indices().nth(60) {
+        match part.char_indices().nth(28) {
             Some((at, _)) => {
                 push_escaped(svg, &part[..at]);
                 svg.push('…');
