@@ -488,8 +488,8 @@ fn store_down_page(problem: &str) -> Response {
     Response::error(
         503,
         &format!(
-            "The server cannot reach the store that keeps sessions ({problem}), so \
-             nothing was read or changed, and you are still logged in. Try again in a moment."
+            "The store that keeps sessions did not answer as it should ({problem}), so \
+             nothing was changed: if you were logged in, you still are. Try again in a moment."
         ),
     )
     .with_header("Retry-After", "5")

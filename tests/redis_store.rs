@@ -501,3 +501,35 @@ fn a_login_survives_a_restart_of_the_server() {
         "{page}"
     );
 }
+
+#[test]
+#[ignore = "needs redis-server (apt-get install redis-server); .ci/run runs it"]
+fn a_redis_out_of_memory_refuses_changes_with_503_and_pages_still_read() {
+    // With `noeviction`, a full Redis refuses writes instead of deleting
+    // sessions to make room: the visitor is told, and nobody is logged out.
+    let redis = RedisServer::start();
+    let server = server_on(&redis, &[]);
+    let id = log_in(&server, "David");
+    redis.cli(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
+    redis.cli(&["CONFIG", "SET", "maxmemory", "1"]);
+    for reply in [
+        server.post_form("/login", "name=Ann", None),
+        server.post_form("/cart", "id=1", Some(&cookie(&id))),
+    ] {
+        assert_eq!(reply.status(), 503, "{reply}");
+        assert_eq!(reply.header("retry-after"), Some("5"));
+        assert!(reply.session_cookie().is_none(), "{reply}");
+        assert!(reply.body_text().contains("OOM"), "{reply}");
+    }
+    assert!(
+        server
+            .get("/", Some(&cookie(&id)))
+            .body_text()
+            .contains("You are logged in as David.")
+    );
+    assert_eq!(
+        cart_items(&redis, &id),
+        0,
+        "the refused add changed nothing"
+    );
+}
