@@ -3,7 +3,7 @@
 //! ```text
 //! apt-get install -y wrk nginx-light redis-server   # nginx and Redis are optional: ratios, Redis rows
 //! cargo run --release --example bench     # about 20 minutes; --seconds N per run (default 5)
-//! cargo run --release --example bench -- --only wrk,redis,idle,attacks,files   # any of these parts
+//! cargo run --release --example bench -- --only wrk,redis,instructions,idle,attacks,files   # any of these
 //! ```
 //!
 //! Every run starts a fresh release build of handstamp on 127.0.0.1:0 with
@@ -30,6 +30,9 @@
 //!   within 1 s;
 //! - W1 with 100,000 session files on disk, and W1 while the expiry sweep
 //!   removes 100,000 expired files;
+//! - instructions: the instructions a logged-in page costs, with the
+//!   panel and without, counted by valgrind's callgrind (which a busy
+//!   machine does not change, unlike requests per second);
 //! - redis: W1 and W2 with `--sessions redis://…` (a `redis-server` on
 //!   CPU 0 beside handstamp, nothing saved to disk), right after the same
 //!   runs on a folder, so the two rows compare like with like.
@@ -146,6 +149,9 @@ fn main() {
     }
     if run("idle") {
         idle_connections(&work);
+    }
+    if run("instructions") {
+        instructions_per_page(&work);
     }
     if run("attacks") {
         attacks(&work);
@@ -298,6 +304,107 @@ fn redis_rows(work: &Path, seconds: u64, nginx: Option<&Nginx>) {
     }
 }
 
+/// Instructions per logged-in keep-alive `GET /`, with the panel and
+/// without: the server runs under callgrind on one thread, serves a few
+/// thousand pages on one connection, and the count of a short run is
+/// taken from a long one's, which leaves out the start and the login.
+fn instructions_per_page(work: &Path) {
+    if !installed("valgrind") {
+        println!(
+            "\ninstructions: valgrind is not installed (apt-get install -y valgrind), no counts"
+        );
+        return;
+    }
+    println!("\ninstructions per logged-in page (callgrind):");
+    for (label, flags) in [
+        ("inspector on", &[][..]),
+        ("--no-inspector", &["--no-inspector"][..]),
+    ] {
+        let count = |pages: u32| {
+            let dir = work.join(format!("callgrind-{}", unique()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let out = dir.join("callgrind.out");
+            let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/handstamp");
+            let www = Path::new(env!("CARGO_MANIFEST_DIR")).join("www");
+            let mut child = Command::new("valgrind")
+                .arg("--tool=callgrind")
+                .arg(format!("--callgrind-out-file={}", out.display()))
+                .arg(&binary)
+                .args([
+                    "--single-thread",
+                    "--quiet",
+                    "--addr",
+                    "127.0.0.1:0",
+                    "--www",
+                ])
+                .arg(&www)
+                .arg("--sessions")
+                .arg(dir.join("sessions"))
+                .args(flags)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start handstamp under valgrind");
+            let mut first = String::new();
+            BufReader::new(child.stdout.take().unwrap())
+                .read_line(&mut first)
+                .unwrap();
+            let addr: SocketAddr = first
+                .trim()
+                .strip_prefix("listening on http://")
+                .expect("handstamp prints its address")
+                .parse()
+                .unwrap();
+            let login = exchange(addr, &login_request("David"));
+            let cookie = login
+                .lines()
+                .find_map(|l| l.strip_prefix("Set-Cookie: "))
+                .and_then(|v| v.split(';').next())
+                .expect("login sets a cookie")
+                .to_string();
+            let mut stream = TcpStream::connect(addr).unwrap();
+            let request = format!("GET / HTTP/1.1\r\nHost: bench\r\nCookie: {cookie}\r\n\r\n");
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            for _ in 0..pages {
+                stream.write_all(request.as_bytes()).unwrap();
+                read_one_response(&mut reader);
+            }
+            drop(stream);
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            let _ = child.wait();
+            let text = std::fs::read_to_string(&out).unwrap_or_default();
+            text.lines()
+                .find_map(|l| {
+                    l.strip_prefix("totals: ")
+                        .or_else(|| l.strip_prefix("summary: "))
+                })
+                .and_then(|n| n.trim().parse::<u64>().ok())
+                .expect("callgrind wrote its totals")
+        };
+        let (short, long) = (500, 2500);
+        let per_page = (count(long) - count(short)) / u64::from(long - short);
+        println!("  {label:<16} {per_page:>8} instructions per page");
+    }
+}
+
+/// Reads one response (head, then `Content-Length` bytes) off a
+/// keep-alive connection.
+fn read_one_response(reader: &mut BufReader<TcpStream>) {
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line == "\r\n" {
+            break;
+        }
+        if let Some(value) = line.strip_prefix("Content-Length: ") {
+            length = value.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+}
+
 /// A `redis-server` on a free port, on the server's CPU, with nothing
 /// saved to disk; stopped when dropped.
 struct BenchRedis {
@@ -397,7 +504,7 @@ end
 fn parse_flags() -> (u64, Vec<String>, bool) {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut seconds = 5;
-    let mut parts: Vec<String> = ["wrk", "redis", "idle", "attacks", "files"]
+    let mut parts: Vec<String> = ["wrk", "redis", "instructions", "idle", "attacks", "files"]
         .map(String::from)
         .to_vec();
     let mut unpinned = false;
@@ -413,7 +520,7 @@ fn parse_flags() -> (u64, Vec<String>, bool) {
             _ => {
                 eprintln!(
                     "usage: cargo run --release --example bench [-- --seconds N] \
-                     [--only wrk,redis,idle,attacks,files,million] [--unpinned]"
+                     [--only wrk,redis,instructions,idle,attacks,files,million] [--unpinned]"
                 );
                 std::process::exit(2);
             }
