@@ -1,7 +1,7 @@
 //! The benchmark: handstamp under wrk, beside nginx serving the same page.
 //!
 //! ```text
-//! apt-get install -y wrk nginx-light redis-server   # nginx and Redis are optional: ratios, Redis rows
+//! apt-get install -y wrk nginx-light redis-server valgrind   # all but wrk optional
 //! cargo run --release --example bench     # about 20 minutes; --seconds N per run (default 5)
 //! cargo run --release --example bench -- --only wrk,redis,instructions,idle,attacks,files   # any of these
 //! ```
