@@ -213,7 +213,11 @@ fn head_text(bytes: &[u8]) -> String {
 /// `marked` (`Cookie`, `Set-Cookie`) in `<mark>`. `class` is `request` or
 /// `response`.
 fn head_html(head: &str, class: &str, marked: &str, first: &[&str]) -> String {
-    let mut lines = head.split("\r\n").filter(|line| !line.is_empty());
+    // Lines end in CRLF; splitting at the LF is a byte search (memchr).
+    let mut lines = head
+        .split('\n')
+        .map(|line| line.strip_suffix('\r').unwrap_or(line))
+        .filter(|line| !line.is_empty());
     let mut html = String::with_capacity(head.len() + 200);
     html.push_str("<pre class=\"head ");
     html.push_str(class);

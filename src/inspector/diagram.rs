@@ -13,8 +13,6 @@
 //! One band per exchange: the redirects that led here, then this page.
 //! Ids are cut to 8 hex digits; the whole id shows on hover (`<title>`).
 
-use std::fmt::Write;
-
 use crate::template::push_escaped;
 
 /// One exchange, as the diagram draws it.
@@ -97,24 +95,28 @@ const TOP: u32 = 34;
 pub fn svg(steps: &[Step], store_name: &str) -> String {
     let height = TOP + BAND * steps.len() as u32 + 8;
     let mut svg = String::with_capacity(600 + 700 * steps.len());
-    let _ = writeln!(
-        svg,
-        "<svg class=\"diagram\" viewBox=\"0 0 {WIDTH} {height}\" role=\"img\" \
-         aria-label=\"The exchange as a sequence diagram\" xmlns=\"http://www.w3.org/2000/svg\">\n\
-         <defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" \
-         markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\"/></marker></defs>"
+    svg.push_str("<svg class=\"diagram\" viewBox=\"0 0 ");
+    push_number(&mut svg, WIDTH);
+    svg.push(' ');
+    push_number(&mut svg, height);
+    svg.push_str(
+        "\" role=\"img\" aria-label=\"The exchange as a sequence diagram\" \
+         xmlns=\"http://www.w3.org/2000/svg\">\n<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" \
+         refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\">\
+         <path d=\"M0,0 L10,5 L0,10 z\"/></marker></defs>\n",
     );
+    // The three lifelines, each under its name.
     for (x, name) in [
         (BROWSER_X, "browser"),
         (SERVER_X, "server"),
         (STORE_X, store_name),
     ] {
-        let _ = write!(svg, "<text class=\"actor\" x=\"{x}\" y=\"18\">");
+        svg.push_str("<text class=\"actor\" x=\"");
+        push_number(&mut svg, x);
+        svg.push_str("\" y=\"18\">");
         push_escaped(&mut svg, name);
-        let _ = writeln!(
-            svg,
-            "</text><line class=\"life\" x1=\"{x}\" y1=\"24\" x2=\"{x}\" y2=\"{height}\"/>"
-        );
+        svg.push_str("</text>");
+        line(&mut svg, "life", (x, 24), (x, height), "");
     }
     for (n, step) in steps.iter().enumerate() {
         band(&mut svg, TOP + BAND * n as u32, step);
@@ -193,15 +195,25 @@ fn label(svg: &mut String, x: u32, y: u32, parts: &[&str], full_id: Option<&str>
 }
 
 fn arrow(svg: &mut String, from: u32, to: u32, y: u32, class: &str) {
+    // The arrowhead is the marker the picture defines at its top.
+    let head = " marker-end=\"url(#arrow)\"";
+    line(svg, class, (from, y), (to, y), head);
+}
+
+/// `<line class="…" x1="…" y1="…" x2="…" y2="…"/>`, with `more`
+/// attributes before its end.
+fn line(svg: &mut String, class: &str, from: (u32, u32), to: (u32, u32), more: &str) {
     svg.push_str("<line class=\"");
     svg.push_str(class);
-    for (name, value) in [("x1", from), ("y1", y), ("x2", to), ("y2", y)] {
+    for (name, value) in [("x1", from.0), ("y1", from.1), ("x2", to.0), ("y2", to.1)] {
         svg.push_str("\" ");
         svg.push_str(name);
         svg.push_str("=\"");
         push_number(svg, value);
     }
-    svg.push_str("\" marker-end=\"url(#arrow)\"/>\n");
+    svg.push('"');
+    svg.push_str(more);
+    svg.push_str("/>\n");
 }
 
 /// `n` in decimal. A page draws dozens of numbers, and `write!` goes
