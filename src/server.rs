@@ -211,6 +211,7 @@ fn start_session_sweeper(app: Arc<App>) {
             // Temporary files that no write can finish: found once, in the
             // background, so a big folder does not hold up the start.
             folder.remove_abandoned_temp_files();
+            folder.count_if_uncounted();
             loop {
                 std::thread::sleep(folder.sweep_interval());
                 let removed = folder.remove_expired();

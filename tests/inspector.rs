@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestServer, cookie_header_line, get_request, log_in, post_form_request};
+use common::{TempDir, TestServer, cookie_header_line, get_request, log_in, post_form_request};
 
 /// The panel's HTML, from `<section class="inspector"` to `</section>`.
 fn panel(body: &str) -> &str {
@@ -438,16 +438,20 @@ fn a_favicon_is_served() {
 
 #[test]
 fn the_sessions_page_shows_the_200_most_recent_of_a_large_folder() {
-    let server = TestServer::start();
+    // A folder that already holds 205 sessions when the server starts.
+    let temp = TempDir::new("large-folder");
+    let sessions = temp.0.join("sessions");
+    std::fs::create_dir_all(&sessions).unwrap();
     // Last used a minute ago, so that the login below is the newest even
     // within the same second (a new session's time is its whole second).
     let a_minute_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
     for n in 0..205u32 {
-        let path = server.session_path(&format!("{n:032x}"));
+        let path = sessions.join(format!("{n:032x}"));
         std::fs::write(&path, "created=1795000000\nname=Ann\n").unwrap();
         let file = std::fs::File::options().write(true).open(&path).unwrap();
         file.set_modified(a_minute_ago).unwrap();
     }
+    let server = TestServer::start_in(&sessions, &[]);
     let newest = log_in(&server, "David");
     let body = server.get(&server.sessions_page, None).body_text();
     assert!(

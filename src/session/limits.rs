@@ -292,6 +292,16 @@ impl SessionFolder {
         }
     }
 
+    /// Counts a folder nobody counted yet (no `sessions/.count`): the
+    /// sweeper does it just after the start, so that the first login does
+    /// not pay for reading a big folder's names. A login arriving while it
+    /// runs waits for the folder's lock, as it would have counted anyway.
+    pub fn count_if_uncounted(&self) {
+        if !self.settings.dir.join(COUNT_FILE).exists() {
+            let _ = self.change_count(|_| ());
+        }
+    }
+
     /// Remembers that login just replaced `id` (see `was_replaced`).
     pub(super) fn remember_replaced(&self, id: &SessionId) {
         let mut replaced = lock_even_if_poisoned(&self.replaced);
