@@ -5,9 +5,10 @@
 //! `Set-Cookie` after a login is followed without being displayed. So every
 //! page the app renders gets a panel, below its content, with
 //!
-//! - the round trip as a picture (diagram.rs);
+//! - the round trip as a picture (inspector/diagram.rs);
 //! - the request head exactly as it was read, its `Cookie` line marked,
-//!   the lines that matter first and the rest folded; the body, if any;
+//!   the lines that matter first and the rest folded; the body, if any
+//!   (inspector/heads.rs);
 //! - the response head going back with this page, its `Set-Cookie` marked
 //!   (`Date` and `Content-Length` are only written once the body is done,
 //!   and the panel is part of the body, so the panel says so instead);
@@ -19,16 +20,18 @@
 //! Which redirect led here is told only by a secret that this browser
 //! alone was sent (redirect_link.rs); where none links, the panel says so.
 //!
-//! The sessions page lists the folder the way `ls -l` and `cat` would. It
-//! shows every visitor's session, so it is only for whoever started the
-//! server: its address holds a secret printed at start (router.rs).
+//! The sessions page lists the folder the way `ls -l` and `cat` would
+//! (inspector/sessions_page.rs). It shows every visitor's session, so it
+//! is only for whoever started the server: its address holds a secret
+//! printed at start (router.rs).
 
 mod diagram;
+mod heads;
+mod sessions_page;
 
 use std::fmt::Write;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
 
 use crate::cookie::SESSION_COOKIE;
 use crate::flask_session::{Answer, SessionReport};
@@ -36,19 +39,15 @@ use crate::redirect_link::{
     INSPECTOR_COOKIE, LINK_WINDOW, LinkKey, RedirectLinks, set_inspector_cookie,
 };
 use crate::request::Request;
-use crate::response::{self, Response};
-use crate::session::{NoSession, SessionId, SessionStore, random_token, unix_secs};
+use crate::response;
+use crate::session::{NoSession, SessionId, SessionStore, random_token};
 use crate::template::{escape_html, push_escaped};
 use diagram::Step;
-
-/// The sessions page shows at most this many files (a folder may hold
-/// 100,000).
-const MAX_LISTED_SESSIONS: usize = 200;
-/// The headers a head shows first; the others wait, folded, below them.
-const FIRST_REQUEST_HEADERS: [&str; 3] = ["host", "cookie", "content-type"];
-const FIRST_RESPONSE_HEADERS: [&str; 3] = ["location", "set-cookie", "content-type"];
-/// A request body longer than this is shown cut short.
-const MAX_SHOWN_BODY: usize = 1024;
+use heads::{
+    FIRST_REQUEST_HEADERS, FIRST_RESPONSE_HEADERS, body_html, head_html, head_text, push_visible,
+    response_head_so_far,
+};
+pub use sessions_page::sessions_listing_html;
 
 /// The panel, and the redirects waiting for the pages they lead to.
 #[derive(Debug)]
@@ -202,84 +201,6 @@ fn hop_html(
     )
 }
 
-/// The head part of bytes that went over the wire.
-fn head_text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(&bytes[..response::head_len(bytes)]).into_owned()
-}
-
-/// A head as HTML: its first line and the headers named in `first`, then
-/// the others folded in a `<details>` that says how many it holds. Every
-/// line escaped, control characters shown as `\xNN`, and the lines named
-/// `marked` (`Cookie`, `Set-Cookie`) in `<mark>`. `class` is `request` or
-/// `response`.
-fn head_html(head: &str, class: &str, marked: &str, first: &[&str]) -> String {
-    // Lines end in CRLF; splitting at the LF is a byte search (memchr).
-    let mut lines = head
-        .split('\n')
-        .map(|line| line.strip_suffix('\r').unwrap_or(line))
-        .filter(|line| !line.is_empty());
-    let mut html = String::with_capacity(head.len() + 200);
-    html.push_str("<pre class=\"head ");
-    html.push_str(class);
-    html.push_str("\">");
-    let mut folded = String::with_capacity(head.len());
-    let mut folded_count = 0;
-    if let Some(start_line) = lines.next() {
-        push_visible(&mut html, start_line);
-        html.push('\n');
-    }
-    for line in lines {
-        let name = line.split(':').next().unwrap_or_default();
-        let is_first = first.iter().any(|wanted| name.eq_ignore_ascii_case(wanted));
-        let out = match is_first {
-            true => &mut html,
-            false => {
-                folded_count += 1;
-                &mut folded
-            }
-        };
-        let is_marked = name.eq_ignore_ascii_case(marked);
-        if is_marked {
-            out.push_str("<mark>");
-        }
-        push_visible(out, line);
-        if is_marked {
-            out.push_str("</mark>");
-        }
-        out.push('\n');
-    }
-    html.push_str("</pre>\n");
-    if folded_count > 0 {
-        let _ = writeln!(
-            html,
-            "<details><summary>{folded_count} more header{}</summary>\
-             <pre class=\"head {class}\">{folded}</pre></details>",
-            if folded_count == 1 { "" } else { "s" }
-        );
-    }
-    html
-}
-
-/// The body that came with the request (a form's `name=David`), as
-/// received: escaped, and cut short past `MAX_SHOWN_BODY` bytes.
-fn body_html(request: &Request) -> String {
-    if request.body.is_empty() {
-        return String::new();
-    }
-    let shown = &request.body[..request.body.len().min(MAX_SHOWN_BODY)];
-    let mut html = format!(
-        "<p class=\"note\">The body that came with it ({} bytes{}):</p>\n<pre class=\"body\">",
-        request.body.len(),
-        match shown.len() < request.body.len() {
-            true => format!(", the first {MAX_SHOWN_BODY} shown"),
-            false => String::new(),
-        }
-    );
-    push_visible(&mut html, &String::from_utf8_lossy(shown));
-    html.push_str("</pre>\n");
-    html
-}
-
 /// The diagram's view of one exchange.
 fn step_of(request: &Request, answer: &Answer, status_line: &str) -> Step {
     let sent = request.cookie_values(SESSION_COOKIE);
@@ -318,48 +239,6 @@ fn step_of(request: &Request, answer: &Answer, status_line: &str) -> Step {
             .to_string(),
         set_cookie,
     }
-}
-
-/// Appends `line` as HTML text: a tab as `\t`, other control characters
-/// as `\xNN`, and `& < > " '` escaped. One pass, straight into `html`.
-fn push_visible(html: &mut String, line: &str) {
-    // Most lines hold no control character: no byte below a space, no
-    // DEL, and no 0xC2, the first byte of U+0080 to U+00BF (where the
-    // other control characters are). Those go in whole.
-    if line.bytes().all(|b| b >= b' ' && b != 0x7f && b != 0xc2) {
-        push_escaped(html, line);
-        return;
-    }
-    let mut plain_from = 0;
-    for (at, c) in line.char_indices() {
-        if !c.is_control() {
-            continue;
-        }
-        // The ordinary text before it, escaped in one go.
-        push_escaped(html, &line[plain_from..at]);
-        match c {
-            '\t' => html.push_str("\\t"),
-            c => {
-                let _ = write!(html, "\\x{:02x}", c as u32);
-            }
-        }
-        plain_from = at + c.len_utf8();
-    }
-    push_escaped(html, &line[plain_from..]);
-}
-
-/// The response head as far as it is known while the page is built.
-fn response_head_so_far(response: &Response) -> String {
-    let mut head = response::status_line(response.status);
-    head.push_str("Date: (written when the bytes go out)\r\n");
-    head.push_str("Content-Length: (counted when the page is done; this panel is part of it)\r\n");
-    for (name, value) in &response.headers {
-        head.push_str(name);
-        head.push_str(": ");
-        head.push_str(value);
-        head.push_str("\r\n");
-    }
-    head
 }
 
 /// Where a session's part is shown: in a redirect of the chain, or for
@@ -574,72 +453,4 @@ fn panel_html(
          Start the server with <code>--no-inspector</code> to hide this panel.</p>\n</section>\n",
     );
     html
-}
-
-/// The sessions page's list: each file as `ls -l` and `cat` show it, the
-/// viewer's own (the id their cookie carries) marked.
-pub fn sessions_listing_html(
-    sessions: &SessionStore,
-    viewer: Option<&SessionId>,
-) -> Result<String, String> {
-    let (total, files) = sessions.list(MAX_LISTED_SESSIONS)?;
-    let list_command = escape_html(&sessions.list_command());
-    let now = unix_secs(SystemTime::now());
-    if files.is_empty() {
-        return Ok(format!(
-            "<p><code>$ {list_command}</code> shows no sessions: nobody has stored anything.</p>\n"
-        ));
-    }
-    // Files in a folder, keys in Redis.
-    let (noun, lister) = match sessions.redis() {
-        None => (
-            "file",
-            "those this server used last, then the first the folder lists",
-        ),
-        Some(_) => ("key", "the first that SCAN finds"),
-    };
-    let shown = match total > files.len() {
-        true => format!(" ({} are shown: {lister})", files.len()),
-        false => String::new(),
-    };
-    let mut html = format!(
-        "<p><code>$ {list_command}</code>: {total} {noun}{}{shown}.</p>\n<div class=\"table-scroll\"><table class=\"sessions\">\n\
-         <tr><th>mode</th><th>bytes</th><th>file</th><th>created</th><th>last used</th><th>expires</th></tr>\n",
-        if total == 1 { "" } else { "s" }
-    );
-    for file in &files {
-        let yours = match viewer == Some(&file.id) {
-            true => " <mark>yours</mark>",
-            false => "",
-        };
-        html.push_str(&format!(
-            "<tr><td><code>-rw-------</code></td><td>{}</td><td><code>{}</code>{yours}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            file.size,
-            file.id.as_str(),
-            file.created_secs.map_or("(corrupt file)".to_string(), |secs| ago(now, secs)),
-            ago(now, file.last_used_secs),
-            from_now(now, file.expires_secs),
-        ));
-    }
-    html.push_str("</table></div>\n");
-    for file in &files {
-        html.push_str(&format!(
-            "<p><code>$ {}</code></p>\n<pre class=\"file\">{}</pre>\n",
-            escape_html(&sessions.show_command(&file.id)),
-            escape_html(&file.text)
-        ));
-    }
-    Ok(html)
-}
-
-fn ago(now: u64, secs: u64) -> String {
-    format!(
-        "{} s ago ({})",
-        now.saturating_sub(secs),
-        response::http_date(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
-    )
-}
-
-fn from_now(now: u64, secs: u64) -> String {
-    format!("in {} s", secs.saturating_sub(now))
 }
