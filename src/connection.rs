@@ -15,7 +15,7 @@
 //!                              the next request
 //! ```
 //!
-//! This file is the only one that reads the socket. It asks request.rs
+//! This file is the only one that reads and writes the socket. It asks request.rs
 //! whether the buffer holds a whole head yet and what it says, asks body.rs
 //! to take the body off the buffer, and reads more bytes whenever either
 //! answers "need more". Then it routes the request, writes the answer, and
@@ -27,8 +27,9 @@
 //! in which case nobody can tell where the next request would start.
 //!
 //! The socket's options (no Nagle delay, timeouts, deferred accept) are
-//! set once on the listener, and the deadlines of writing and closing live
-//! one folder down, in connection/socket.rs *(skip at first)*.
+//! set once on the listener, and the graceful close after a last answer,
+//! live one folder down, in connection/socket.rs *(skip at first)*: it
+//! holds the one `unsafe` call, which no request passes through.
 //! Rules: RFC 9112 §2 (message format) and §9 (connections).
 
 use std::io::{ErrorKind, Read, Write};
@@ -41,7 +42,6 @@ mod socket;
 
 pub use activity::{Activity, Phase};
 
-use socket::{WRITE_TIMEOUT, inherited_read_timeout, write_all_by};
 pub use socket::{close_gracefully, prepare_listener};
 
 use crate::app::App;
@@ -84,8 +84,8 @@ const IDLE_BUFFER_BYTES: usize = 4096;
 /// timeouts): it was accepted from a listener prepared by
 /// `prepare_listener`.
 pub fn serve_connection(stream: &TcpStream, peer: SocketAddr, app: &App, activity: &Activity) {
-    let mut conn = Connection::new(stream, activity);
     let limits = Limits::default();
+    let mut conn = Connection::new(stream, activity, limits.idle_timeout);
 
     loop {
         // Wait for a whole request: its head, then its body.
@@ -208,13 +208,56 @@ fn answer_request_error(conn: Connection, error: &RequestError, peer: SocketAddr
     }
 }
 
+/// How long a client may take to take in one whole answer: one deadline
+/// for the answer, however slowly the client reads.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Writes all of `bytes` by `deadline`. A client that reads a few bytes at
+/// a time cannot stretch this: each write may wait only for what is left
+/// of the one deadline. Most answers fit in the socket's buffer and go in
+/// the first write.
+pub fn write_all_by(
+    mut stream: &TcpStream,
+    mut bytes: &[u8],
+    deadline: Instant,
+) -> std::io::Result<()> {
+    let mut timeout_changed = false;
+    while !bytes.is_empty() {
+        // `write` may take only part: what fits in the socket's buffer.
+        match stream.write(bytes) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(written) => bytes = &bytes[written..],
+            // A signal arrived mid-write: nothing was lost, try again.
+            Err(error) if error.kind() == ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+        // More to send: the next write may wait only for what is left of
+        // the one deadline, however little the client reads each time.
+        if !bytes.is_empty() {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(ErrorKind::TimedOut.into());
+            }
+            stream.set_write_timeout(Some(remaining))?;
+            timeout_changed = true;
+        }
+    }
+    // The next answer on this connection gets a whole deadline again.
+    if timeout_changed {
+        stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
+    }
+    Ok(())
+}
+
 impl<'a> Connection<'a> {
-    pub fn new(stream: &'a TcpStream, activity: &'a Activity) -> Self {
+    /// `read_timeout` is the one the socket was accepted with: the
+    /// listener's, which every accepted socket inherits (socket.rs).
+    pub fn new(stream: &'a TcpStream, activity: &'a Activity, read_timeout: Duration) -> Self {
         Connection {
             stream,
             activity,
             buffer: Vec::with_capacity(4096),
-            read_timeout: Some(inherited_read_timeout()),
+            read_timeout: Some(read_timeout),
         }
     }
 

@@ -184,11 +184,11 @@ pub fn run_view(
     view: &dyn Fn(&mut Session) -> Response,
 ) -> (Response, SessionReport) {
     // Commands a request before this one left behind are not this one's.
-    let _ = redis::take_transcript();
+    let _ = store.sessions.take_commands();
     // 1. The cookie names an id, or says why there is none.
     let id = session_id(request);
     let (response, report) = run(&store, request.client, id, None, view);
-    with_store_commands(response, report)
+    with_store_commands(&store, response, report)
 }
 
 /// Runs a view that changes the session (`POST /login`, `POST /cart`,
@@ -199,7 +199,7 @@ pub fn run_changing_view(
     store: Store,
     view: &dyn Fn(&mut Session) -> Response,
 ) -> (Response, SessionReport) {
-    let _ = redis::take_transcript();
+    let _ = store.sessions.take_commands();
     // 1. The cookie names an id, or says why there is none.
     let id = session_id(request);
     let (response, report) = match &id {
@@ -220,13 +220,17 @@ pub fn run_changing_view(
         },
         Err(_) => run(&store, request.client, id, None, view),
     };
-    with_store_commands(response, report)
+    with_store_commands(&store, response, report)
 }
 
 /// With sessions in Redis, the panel shows each command this request sent
 /// and its reply, as it shows the file (an empty list with the folder).
-fn with_store_commands(response: Response, mut report: SessionReport) -> (Response, SessionReport) {
-    report.store_commands = redis::take_transcript();
+fn with_store_commands(
+    store: &Store,
+    response: Response,
+    mut report: SessionReport,
+) -> (Response, SessionReport) {
+    report.store_commands = store.sessions.take_commands();
     (response, report)
 }
 

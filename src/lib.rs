@@ -43,13 +43,14 @@
 //! cookie::set_session_cookie             Set-Cookie: session=ID; Path=/; HttpOnly; ...
 //! response::Response::to_bytes           status line, headers, empty line, body
 //! log::Log::exchange                     the log line, queued for the log thread
-//! connection::socket::write_all_by       the bytes go out
+//! connection::write_all_by               the bytes go out, by one deadline
 //! ```
 //!
 //! Three of these are machinery a first reading can step over: the
 //! strict checks inside `parse_head` (request/strict.rs: smuggling and
 //! grammar defences), the cap and eviction inside `create`
-//! (session/limits.rs), and `write_all_by`'s deadline (connection/socket.rs).
+//! (session/limits.rs), and `write_all_by`'s deadline (its loop for a
+//! client that reads slowly).
 //! A backtrace at `app::login` shows, between `answer_catching_panics` and
 //! `router::route`, a few frames of std's `catch_unwind` (`std::panicking::
 //! try` and its closures): that is the net that turns a panic into a 500,

@@ -164,6 +164,15 @@ impl SessionStore {
         }
     }
 
+    /// The Redis commands this thread sent since the last call, with their
+    /// replies, for the panel. A folder sends none: nothing to ask.
+    pub fn take_commands(&self) -> Vec<crate::redis::Exchange> {
+        match self {
+            SessionStore::Folder(_) => Vec::new(),
+            SessionStore::Redis(_) => crate::redis::take_transcript(),
+        }
+    }
+
     /// Keeps every other request from changing session `id` until the
     /// lock is dropped. `Ok(None)`: no such session.
     pub fn lock(&self, id: &SessionId) -> Result<Option<SessionLock>, SessionError> {

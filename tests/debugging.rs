@@ -238,3 +238,152 @@ fn lib_rs_names_the_functions_of_a_login_in_the_order_gdb_stops_in_them() {
         "gdb stopped in this order, not lib.rs's; transcript:\n{transcript}"
     );
 }
+
+/// How far one `POST /login` walks: every crate function gdb sees between
+/// the accept and the written answer (tests/gdb/walk.py records each
+/// entry with its crate frames), as the files it crosses and the times
+/// execution comes back into a file it had already left. Run with
+/// `--nocapture` to see the figures; NOTES.md ("Debugging") quotes them.
+struct Walk {
+    files: Vec<String>,
+    switches: usize,
+    returns: usize,
+}
+
+fn walk_of_one_login(flags: &[&str]) -> Walk {
+    let temp = TempDir::new("gdb-walk-count");
+    let sessions = temp.0.join("sessions");
+    let sessions_arg = sessions.display().to_string();
+    let record = temp.0.join("walk.txt");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/gdb/walk.py");
+    let child = Command::new("rust-gdb")
+        .args(["-q", "-batch", "-x", script, "--args", common::BINARY])
+        .args(["--single-thread", "--addr", "127.0.0.1:0"])
+        .args(flags)
+        .args(["--www", common::WWW_DIR, "--sessions", &sessions_arg])
+        .env("HANDSTAMP_WALK_OUT", &record)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("rust-gdb must be installed to run this test (apt-get install gdb)");
+    let mut gdb = KillOnDrop(child, sessions_arg);
+    let mut stdout = BufReader::new(gdb.0.stdout.take().unwrap());
+    let addr = loop {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "gdb ended early");
+        if let Some(addr) = line.trim().strip_prefix("listening on http://") {
+            break addr.parse().unwrap();
+        }
+    };
+    // What the start recorded is not the walk.
+    let start_lines = std::fs::read_to_string(&record)
+        .unwrap_or_default()
+        .lines()
+        .count();
+    let mut login = Client::connect(addr);
+    let request = post_form_request("/login", "name=David", None).replacen(
+        "\r\n\r\n",
+        "\r\nConnection: close\r\n\r\n",
+        1,
+    );
+    login.send(&request);
+    // The answer is read after `write_all_by` was entered, so its stop is
+    // in the record by then.
+    assert_eq!(login.read_reply().status(), 303);
+    let text = std::fs::read_to_string(&record).unwrap();
+    let stops: Vec<Vec<(String, String)>> = text
+        .lines()
+        .skip(start_lines)
+        .map(|line| {
+            line.split(';')
+                .filter_map(|frame| frame.split_once('|'))
+                .filter(|(_, file)| *file != "src/main.rs")
+                .map(|(function, file)| (function.to_string(), file.to_string()))
+                .collect()
+        })
+        .collect();
+    let first = stops
+        .iter()
+        .position(|stack| stack.iter().any(|(f, _)| f.ends_with("serve_connection")))
+        .expect("the walk reaches serve_connection");
+    let last = stops
+        .iter()
+        .position(|stack| {
+            stack
+                .last()
+                .is_some_and(|(f, _)| f == "handstamp::connection::write_all_by")
+        })
+        .expect("the walk reaches write_all_by");
+    // The file execution is in, each time it changes: between two stops it
+    // returns up to the frame the two stacks share, then calls down.
+    let mut visited: Vec<String> = Vec::new();
+    let mut previous: &[(String, String)] = &[];
+    for stack in &stops[first..=last] {
+        let shared = previous
+            .iter()
+            .zip(stack)
+            .take_while(|(a, b)| a == b)
+            .count();
+        let mut arrive = |file: &String| {
+            if visited.last() != Some(file) {
+                visited.push(file.clone());
+            }
+        };
+        for depth in (shared.max(1)..previous.len()).rev() {
+            arrive(&previous[depth - 1].1);
+        }
+        for (_, file) in &stack[shared..] {
+            arrive(file);
+        }
+        previous = stack;
+    }
+    let mut files: Vec<String> = Vec::new();
+    let mut returns = 0;
+    for file in &visited {
+        if files.contains(file) {
+            returns += 1;
+        } else {
+            files.push(file.clone());
+        }
+    }
+    Walk {
+        files,
+        switches: visited.len() - 1,
+        returns,
+    }
+}
+
+#[test]
+#[ignore = "needs rust-gdb and gdb (apt-get install gdb); .ci/run runs it"]
+fn a_login_walks_through_no_file_with_unsafe_code_and_no_more_files_than_measured() {
+    for (flags, most_files) in [(&["--no-inspector"][..], 19), (&[][..], 24)] {
+        let walk = walk_of_one_login(flags);
+        println!(
+            "POST /login {flags:?}: {} files, {} file switches, {} returns into a file already left\n  {}",
+            walk.files.len(),
+            walk.switches,
+            walk.returns,
+            walk.files.join(" ")
+        );
+        for file in &walk.files {
+            let source =
+                std::fs::read_to_string(format!("{}/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+            assert!(
+                !source.contains("unsafe "),
+                "{file} is on a login's walk and holds `unsafe`"
+            );
+            assert!(
+                !file.contains("redis"),
+                "a login with sessions in a folder walks through {file}"
+            );
+        }
+        // The figures of 2026-12-03 (NOTES.md): a change that makes the
+        // walk longer shows here, and says so in its own note.
+        assert!(
+            walk.files.len() <= most_files,
+            "{flags:?}: {} files, was {most_files}: {:?}",
+            walk.files.len(),
+            walk.files
+        );
+    }
+}

@@ -1,4 +1,4 @@
-//! The socket's options and deadlines *(skip at first)*.
+//! The listening socket's options, and the graceful close *(skip at first)*.
 //!
 //! Nagle's delay: by default TCP holds back a small packet while an earlier
 //! one is unacknowledged, hoping to merge them; with a request and an
@@ -7,16 +7,13 @@
 //! see `prepare_listener`). Read and write timeouts are set there too, and
 //! Linux copies all of them to every accepted socket.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::Read;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
+use super::WRITE_TIMEOUT;
 use crate::request::Limits;
-
-/// How long a client may take to take in one whole answer: one deadline
-/// for the answer, however slowly the client reads.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Gives the listening socket the options every connection needs: no
 /// Nagle delay, the idle timeout for reads, and the write timeout. Linux
@@ -35,7 +32,7 @@ pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 pub fn prepare_listener(listener: TcpListener) -> std::io::Result<TcpListener> {
     let socket = TcpStream::from(OwnedFd::from(listener));
     socket.set_nodelay(true)?;
-    socket.set_read_timeout(Some(inherited_read_timeout()))?;
+    socket.set_read_timeout(Some(Limits::default().idle_timeout))?;
     socket.set_write_timeout(Some(WRITE_TIMEOUT))?;
     // A second is plenty for a client to send its request after
     // connecting; one that takes longer is accepted anyway, and waits
@@ -43,13 +40,6 @@ pub fn prepare_listener(listener: TcpListener) -> std::io::Result<TcpListener> {
     // every connection is still served.
     let _ = defer_accept(&socket, Duration::from_secs(1));
     Ok(TcpListener::from(OwnedFd::from(socket)))
-}
-
-/// The read timeout every accepted socket starts with: the idle timeout,
-/// set once on the listener by `prepare_listener`. That is how
-/// `Connection::new` knows it without asking the kernel.
-pub fn inherited_read_timeout() -> Duration {
-    Limits::default().idle_timeout
 }
 
 /// Linux's `TCP_DEFER_ACCEPT`: `accept` hands over a connection only once
@@ -90,43 +80,6 @@ fn defer_accept(listener: &TcpStream, wait: Duration) -> std::io::Result<()> {
     }
 }
 
-/// Writes all of `bytes` by `deadline`. A client that reads a few bytes at
-/// a time cannot stretch this: each write may wait only for what is left
-/// of the one deadline. Most answers fit in the socket's buffer and go in
-/// the first write.
-pub fn write_all_by(
-    mut stream: &TcpStream,
-    mut bytes: &[u8],
-    deadline: Instant,
-) -> std::io::Result<()> {
-    let mut timeout_changed = false;
-    while !bytes.is_empty() {
-        // `write` may take only part: what fits in the socket's buffer.
-        match stream.write(bytes) {
-            Ok(0) => return Err(ErrorKind::WriteZero.into()),
-            Ok(written) => bytes = &bytes[written..],
-            // A signal arrived mid-write: nothing was lost, try again.
-            Err(error) if error.kind() == ErrorKind::Interrupted => {}
-            Err(error) => return Err(error),
-        }
-        // More to send: the next write may wait only for what is left of
-        // the one deadline, however little the client reads each time.
-        if !bytes.is_empty() {
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            if remaining.is_zero() {
-                return Err(ErrorKind::TimedOut.into());
-            }
-            stream.set_write_timeout(Some(remaining))?;
-            timeout_changed = true;
-        }
-    }
-    // The next answer on this connection gets a whole deadline again.
-    if timeout_changed {
-        stream.set_write_timeout(Some(WRITE_TIMEOUT))?;
-    }
-    Ok(())
-}
-
 /// Closes a connection so the client reads our last answer: stop sending,
 /// then read and discard what the client still sends, for a short while.
 /// Closing a socket that has unread bytes makes the kernel send a reset,
@@ -153,6 +106,7 @@ pub fn close_gracefully(mut stream: &TcpStream) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     /// `serve_connection` relies on this: an accepted socket starts with
     /// the options set on the listener.
@@ -165,7 +119,7 @@ mod tests {
         assert!(accepted.nodelay().unwrap());
         assert_eq!(
             accepted.read_timeout().unwrap(),
-            Some(inherited_read_timeout())
+            Some(Limits::default().idle_timeout)
         );
         assert_eq!(accepted.write_timeout().unwrap(), Some(WRITE_TIMEOUT));
     }
