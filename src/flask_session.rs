@@ -40,7 +40,9 @@ use crate::log::Log;
 use crate::redis;
 use crate::request::Request;
 use crate::response::Response;
-use crate::session::{self, NoSession, SessionData, SessionId, SessionLock, SessionStore};
+use crate::session::{
+    self, FileFacts, Loaded, NoSession, SessionData, SessionId, SessionLock, SessionStore,
+};
 use error_pages::{
     session_error_page, store_down_page, two_session_cookies, unreadable_session, view_error,
 };
@@ -159,8 +161,9 @@ fn session_id(request: &Request) -> Result<SessionId, NoSession> {
 pub struct SessionReport {
     /// `no session: idle too long`, `new session: no cookie`.
     pub log_note: Option<String>,
-    /// The file the view's session was read from, and its text as read.
-    pub file_read: Option<(SessionId, String)>,
+    /// The session the view read: its id, and the text and `ls -ln`
+    /// facts `load` found.
+    pub file_read: Option<(SessionId, String, Option<FileFacts>)>,
     /// The id this answer's `Set-Cookie` gives.
     pub new_id: Option<SessionId>,
     /// This answer deleted the session and expired the cookie.
@@ -245,16 +248,13 @@ fn run(
     let mut report = SessionReport::default();
     // 3. The file's values. Reading counts as a use of the session.
     let loaded = match &id {
-        Ok(id) => store
-            .sessions
-            .load(id)
-            .map(|(data, text)| (id.clone(), data, text)),
+        Ok(id) => store.sessions.load(id).map(|loaded| (id.clone(), loaded)),
         Err(no_session) => Err(no_session.clone()),
     };
     let (mut session, no_session) = match loaded {
         // Found: the view gets its values; the panel gets the text read.
-        Ok((id, data, text)) => {
-            report.file_read = Some((id.clone(), text));
+        Ok((id, Loaded { data, text, file })) => {
+            report.file_read = Some((id.clone(), text, file));
             (Session::found(id, data), None)
         }
         // There, but unreadable: the server's fault, never "logged out".

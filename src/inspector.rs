@@ -40,7 +40,7 @@ use crate::redirect_link::{
 };
 use crate::request::Request;
 use crate::response;
-use crate::session::{NoSession, SessionId, SessionStore, random_token};
+use crate::session::{FileFacts, NoSession, SessionId, SessionStore, random_token};
 use crate::template::{escape_html, push_escaped};
 use diagram::Step;
 use heads::{
@@ -211,8 +211,8 @@ fn step_of(request: &Request, answer: &Answer, status_line: &str) -> Step {
     } else if let Some(new_id) = &report.new_id {
         ("wrote", Some(new_id))
     } else if report.saved {
-        ("read, wrote", report.file_read.as_ref().map(|(id, _)| id))
-    } else if let Some((id, _)) = &report.file_read {
+        ("read, wrote", report.file_read.as_ref().map(|(id, ..)| id))
+    } else if let Some((id, ..)) = &report.file_read {
         ("read", Some(id))
     } else {
         ("", None)
@@ -296,8 +296,11 @@ fn session_html(
         Ok(id) => match &report.file_read {
             // The view's session was read from this file: show that text,
             // byte for byte what the page was made from.
-            Some((read_id, text)) if *read_id == id => {
+            Some((read_id, text, facts)) if *read_id == id => {
                 html.push_str(&file_text_html(&sessions.show_command(&id), text));
+                if let Some(facts) = facts {
+                    html.push_str(&ls_html(facts, &sessions.place_of(&id)));
+                }
             }
             _ => html.push_str(&file_html(&id, sessions)),
         },
@@ -353,6 +356,18 @@ fn file_text_html(show_command: &str, text: &str) -> String {
     push_escaped(&mut html, show_command);
     html.push_str("</code></p>\n<pre class=\"file\">");
     push_escaped(&mut html, text);
+    html.push_str("</pre>\n");
+    html
+}
+
+/// `$ ls -ln …` and the line it prints for the file the page was made
+/// from: its mode, size and the time that is the idle timeout's clock.
+fn ls_html(facts: &FileFacts, place: &str) -> String {
+    let mut html = String::with_capacity(160);
+    html.push_str("<p><code>$ ");
+    push_escaped(&mut html, &sessions_page::ls_command(place));
+    html.push_str("</code></p>\n<pre class=\"file\">");
+    push_escaped(&mut html, &sessions_page::ls_line(facts, place));
     html.push_str("</pre>\n");
     html
 }

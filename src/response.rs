@@ -246,7 +246,7 @@ pub fn http_date(now: SystemTime) -> String {
 /// Days since 1970-01-01 → (year, month 1-12, day 1-31) in the Gregorian
 /// calendar. Howard Hinnant's `civil_from_days`: count in 400-year eras
 /// that start on 1 March, so the leap day falls at the end of a year.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z.rem_euclid(146_097);

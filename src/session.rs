@@ -37,7 +37,7 @@ mod locks;
 mod redis_store;
 mod sweep;
 
-pub use file::{CorruptSession, SessionData, escape_value, unescape_value};
+pub use file::{CorruptSession, FileFacts, Loaded, SessionData, escape_value, unescape_value};
 pub use folder::SessionFolder;
 pub use id::{NoSession, SessionId, random_token};
 pub use locks::SessionLock;
@@ -154,10 +154,11 @@ impl SessionStore {
         }
     }
 
-    /// Reads a live session: its values, and its text as read (the panel
-    /// shows it). Reading counts as a use. `Err` says why there is none;
+    /// Reads a live session: its values, its text as read and, in a
+    /// folder, its file's `ls -ln` facts (the panel shows both). Reading
+    /// counts as a use. `Err` says why there is none;
     /// `Unreadable` and `StoreDown` are the server's fault, not "none".
-    pub fn load(&self, id: &SessionId) -> Result<(SessionData, String), NoSession> {
+    pub fn load(&self, id: &SessionId) -> Result<Loaded, NoSession> {
         match self {
             SessionStore::Folder(folder) => folder.load(id),
             SessionStore::Redis(redis) => redis.load(id),

@@ -496,3 +496,41 @@ fn the_panel_names_the_session_the_handler_used_whatever_cookies_came() {
         panel(&body)
     );
 }
+
+/// The panel's `ls -ln` line for the file the page was made from is what
+/// `ls` itself prints for that file, command as shown.
+#[test]
+fn the_panel_shows_the_session_files_ls_line_as_ls_prints_it() {
+    let server = TestServer::start();
+    let id = log_in(&server, "David");
+    let body = server.get("/", Some(&format!("session={id}"))).body_text();
+    let panel = panel(&body);
+    assert!(
+        panel.contains("<code>$ TZ=UTC ls -ln --time-style=+&#39;%F %T&#39; "),
+        "{panel}"
+    );
+    let shown = panel
+        .split("<pre class=\"file\">")
+        .filter_map(|part| part.split("</pre>").next())
+        .find(|text| text.starts_with("-rw"))
+        .unwrap_or_else(|| panic!("no ls line in\n{panel}"));
+    let path = server.session_path(&id);
+    let output = std::process::Command::new("ls")
+        .args(["-ln", "--time-style=+%F %T"])
+        .arg(&path)
+        .env("TZ", "UTC")
+        .output()
+        .expect("ls runs");
+    let printed = String::from_utf8(output.stdout).unwrap();
+    // The same line up to the file's name (the panel names it as the
+    // server was told, ls as it was asked).
+    let fields = |line: &str| {
+        line.split_whitespace()
+            .take(7)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(fields(shown), fields(printed.trim_end()), "{panel}");
+    assert!(shown.starts_with("-rw------- 1 "), "{shown}");
+    assert!(shown.ends_with(&id), "{shown}");
+}

@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use crate::response;
-use crate::session::{SessionId, SessionStore, unix_secs};
+use crate::session::{FileFacts, SessionId, SessionStore, unix_secs};
 use crate::template::escape_html;
 
 /// The sessions page shows at most this many files (a folder may hold
@@ -77,4 +77,72 @@ fn ago(now: u64, secs: u64) -> String {
 
 fn from_now(now: u64, secs: u64) -> String {
     format!("in {} s", secs.saturating_sub(now))
+}
+
+/// The command that prints `ls_line`'s line, for a learner to type: numeric
+/// owners (no user database to read), and the time in UTC to the second,
+/// as the panel's other times are.
+pub fn ls_command(place: &str) -> String {
+    format!("TZ=UTC ls -ln --time-style=+'%F %T' {place}")
+}
+
+/// `-rw------- 1 1000 1000 43 2026-12-03 10:31:05 sessions/9c1e…`: what
+/// `ls_command` prints for one file.
+pub fn ls_line(facts: &FileFacts, place: &str) -> String {
+    // The nine permission bits, owner, group, others: `rw-------`.
+    let mut mode = String::from(if facts.mode & 0o170000 == 0o040000 {
+        "d"
+    } else {
+        "-"
+    });
+    for (bit, letter) in [
+        (0o400, 'r'),
+        (0o200, 'w'),
+        (0o100, 'x'),
+        (0o040, 'r'),
+        (0o020, 'w'),
+        (0o010, 'x'),
+        (0o004, 'r'),
+        (0o002, 'w'),
+        (0o001, 'x'),
+    ] {
+        mode.push(if facts.mode & bit != 0 { letter } else { '-' });
+    }
+    let secs = facts
+        .modified
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let (year, month, day) = response::civil_from_days((secs / 86_400) as i64);
+    let in_day = secs % 86_400;
+    format!(
+        "{mode} {} {} {} {} {year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} {place}",
+        facts.links,
+        facts.uid,
+        facts.gid,
+        facts.size,
+        in_day / 3600,
+        in_day / 60 % 60,
+        in_day % 60,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ls_line_is_what_ls_ln_prints_for_one_file() {
+        let facts = FileFacts {
+            mode: 0o100600,
+            links: 1,
+            uid: 1000,
+            gid: 1000,
+            size: 43,
+            modified: SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_297_465),
+        };
+        assert_eq!(
+            ls_line(&facts, "sessions/9c1e"),
+            "-rw------- 1 1000 1000 43 2026-12-03 11:31:05 sessions/9c1e"
+        );
+    }
 }

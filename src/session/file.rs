@@ -16,9 +16,33 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::IpAddr;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::time::SystemTime;
 
 /// Session files larger than this are not session files.
 pub const MAX_FILE_BYTES: u64 = 64 * 1024;
+
+/// A session as `load` read it: its values, its text byte for byte (the
+/// panel shows what the page was made from), and in a folder what
+/// `ls -ln` shows of its file (Redis keys have no such line).
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub data: SessionData,
+    pub text: String,
+    pub file: Option<FileFacts>,
+}
+
+/// What `ls -ln` shows of a session file, from the `fstat` that `load`
+/// makes anyway (no extra system call), with the time as it is once
+/// `load` has moved it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileFacts {
+    pub mode: u32,
+    pub links: u64,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+    pub modified: SystemTime,
+}
 
 /// What one session holds: when it was created, the address that made it
 /// (the cap's bookkeeping, session/limits.rs), and `key=value` pairs.

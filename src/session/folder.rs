@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::fs::{self, File};
 use std::io::{ErrorKind, Read};
 use std::net::IpAddr;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
@@ -20,8 +20,8 @@ use super::file::{
 use super::limits::Makers;
 use super::locks::SessionLock;
 use super::{
-    CorruptSession, NoSession, SessionData, SessionError, SessionFileInfo, SessionId,
-    SessionSettings, secs_between, unix_secs,
+    CorruptSession, FileFacts, Loaded, NoSession, SessionData, SessionError, SessionFileInfo,
+    SessionId, SessionSettings, secs_between, unix_secs,
 };
 use crate::mutex::lock_even_if_poisoned;
 
@@ -86,7 +86,7 @@ impl SessionFolder {
     /// expired or corrupt file is `Err` with the reason (the caller logs a
     /// corrupt one); a file that cannot be read is `NoSession::Unreadable`,
     /// which the caller must not take for "no session".
-    pub fn load(&self, id: &SessionId) -> Result<(SessionData, String), NoSession> {
+    pub fn load(&self, id: &SessionId) -> Result<Loaded, NoSession> {
         let unreadable = |error: std::io::Error| NoSession::Unreadable(error.to_string());
         let mut file = match open_session_file(&self.path_of(id)).map_err(unreadable)? {
             Opened::File(file) => file,
@@ -114,11 +114,24 @@ impl SessionFolder {
         }
         // Once a second is often enough to move the clock, and a failure
         // only shortens the session's idle life.
-        if secs_between(last_used, now) >= 1 {
-            let _ = file.set_modified(now);
+        let mut modified = last_used;
+        if secs_between(last_used, now) >= 1 && file.set_modified(now).is_ok() {
+            modified = now;
         }
         self.note_recent(id);
-        Ok((data, text))
+        let facts = FileFacts {
+            mode: metadata.mode(),
+            links: metadata.nlink(),
+            uid: metadata.uid(),
+            gid: metadata.gid(),
+            size: metadata.len(),
+            modified,
+        };
+        Ok(Loaded {
+            data,
+            text,
+            file: Some(facts),
+        })
     }
 
     /// Stores a new session, made by a visitor from `from`, under a new

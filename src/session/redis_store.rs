@@ -34,7 +34,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::locks::{Held, LOCK_WAIT, SessionLock};
 use super::{
-    NoSession, SessionData, SessionError, SessionFileInfo, SessionId, SessionSettings, unix_secs,
+    Loaded, NoSession, SessionData, SessionError, SessionFileInfo, SessionId, SessionSettings,
+    unix_secs,
 };
 use crate::redis::{Redis, RedisError, Reply};
 
@@ -160,7 +161,7 @@ impl RedisSessions {
     /// by the idle timeout: reading counts as a use. Only when the absolute
     /// lifetime ends sooner is the expiry set again, once the text says
     /// when the session was created.
-    pub fn load(&self, id: &SessionId) -> Result<(SessionData, String), NoSession> {
+    pub fn load(&self, id: &SessionId) -> Result<Loaded, NoSession> {
         let key = session_key(id);
         let idle_expiry = unix_secs(SystemTime::now()) + self.settings.ttl_secs;
         let idle_expiry = idle_expiry.to_string();
@@ -182,7 +183,12 @@ impl RedisSessions {
                 .command(&["EXPIREAT", &key, &expiry])
                 .map_err(|error| NoSession::StoreDown(error.to_string()))?;
         }
-        Ok((data, text))
+        // A key has no file, so no `ls -l` line; `TTL` is its clock.
+        Ok(Loaded {
+            data,
+            text,
+            file: None,
+        })
     }
 
     /// `SET handstamp:lock:ID TOKEN NX PX 10000`, asked again until it
