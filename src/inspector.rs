@@ -225,11 +225,15 @@ fn step_of(request: &Request, answer: &Answer, status_line: &str) -> Step {
         .find_map(|(_, value)| value.split(';').next()?.strip_prefix("session="))
         .map(str::to_string);
     Step {
-        request_line: String::from_utf8_lossy(&request.raw_head)
-            .split("\r\n")
-            .next()
-            .unwrap_or_default()
-            .to_string(),
+        // The first line only, cut before the rest is turned into text.
+        request_line: String::from_utf8_lossy(
+            request
+                .raw_head
+                .split(|&byte| byte == b'\r' || byte == b'\n')
+                .next()
+                .unwrap_or_default(),
+        )
+        .into_owned(),
         cookie: (!sent.is_empty()).then(|| sent.join(", ")),
         store_action: store_action.to_string(),
         store_id: store_id.map(|id| id.as_str().to_string()),

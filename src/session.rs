@@ -270,9 +270,7 @@ impl SessionStore {
     /// prints it: `cat sessions/9c1e…`.
     pub fn show_command(&self, id: &SessionId) -> String {
         match self {
-            SessionStore::Folder(folder) => {
-                format!("cat {}/{}", folder.dir().display(), id.as_str())
-            }
+            SessionStore::Folder(_) => ["cat ", &self.place_of(id)].concat(),
             SessionStore::Redis(_) => {
                 format!("redis-cli --raw GET handstamp:session:{}", id.as_str())
             }
@@ -292,8 +290,12 @@ impl SessionStore {
     /// `sessions/9c1e…` or `handstamp:session:9c1e…`: where a session is.
     pub fn place_of(&self, id: &SessionId) -> String {
         match self {
-            SessionStore::Folder(folder) => format!("{}/{}", folder.dir().display(), id.as_str()),
-            SessionStore::Redis(_) => format!("handstamp:session:{}", id.as_str()),
+            // Joined by hand: on every page with the panel, and
+            // `format!` with a path's `Display` costs more.
+            SessionStore::Folder(folder) => {
+                [&folder.dir().to_string_lossy(), "/", id.as_str()].concat()
+            }
+            SessionStore::Redis(_) => ["handstamp:session:", id.as_str()].concat(),
         }
     }
 

@@ -218,8 +218,9 @@ fn line(svg: &mut String, class: &str, from: (u32, u32), to: (u32, u32), more: &
 
 /// `n` in decimal. A page draws dozens of numbers, and `write!` goes
 /// through the whole formatting machinery for each; this is the loop.
-fn push_number(out: &mut String, mut n: u32) {
-    let mut digits = [0u8; 10];
+pub(super) fn push_number(out: &mut String, n: impl Into<u64>) {
+    let mut n: u64 = n.into();
+    let mut digits = [0u8; 20];
     let mut first = digits.len();
     loop {
         first -= 1;
@@ -229,9 +230,8 @@ fn push_number(out: &mut String, mut n: u32) {
             break;
         }
     }
-    for &digit in &digits[first..] {
-        out.push(char::from(digit));
-    }
+    // Only ASCII digits were written.
+    out.push_str(std::str::from_utf8(&digits[first..]).unwrap_or_default());
 }
 
 /// `("9c1e4f0a", "…")`: the first 8 characters of an id (or of anything

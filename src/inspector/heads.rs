@@ -63,12 +63,17 @@ pub fn head_html(head: &str, class: &str, marked: &str, first: &[&str]) -> Strin
     }
     html.push_str("</pre>\n");
     if folded_count > 0 {
-        let _ = writeln!(
-            html,
-            "<details><summary>{folded_count} more header{}</summary>\
-             <pre class=\"head {class}\">{folded}</pre></details>",
-            if folded_count == 1 { "" } else { "s" }
-        );
+        html.push_str("<details><summary>");
+        super::diagram::push_number(&mut html, folded_count as u64);
+        html.push_str(match folded_count {
+            1 => " more header",
+            _ => " more headers",
+        });
+        html.push_str("</summary><pre class=\"head ");
+        html.push_str(class);
+        html.push_str("\">");
+        html.push_str(&folded);
+        html.push_str("</pre></details>\n");
     }
     html
 }

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use super::diagram::push_number;
 use crate::response;
 use crate::session::{FileFacts, SessionId, SessionStore, unix_secs};
 use crate::template::escape_html;
@@ -87,13 +88,15 @@ pub fn ls_command(place: &str) -> String {
 }
 
 /// `-rw------- 1 1000 1000 43 2026-12-03 10:31:05 sessions/9c1e…`: what
-/// `ls_command` prints for one file.
+/// `ls_command` prints for one file. Written piece by piece: it is on
+/// every page, and `format!` would cost more than the rest of the line.
 pub fn ls_line(facts: &FileFacts, place: &str) -> String {
-    // The nine permission bits, owner, group, others: `rw-------`.
-    let mut mode = String::from(if facts.mode & 0o170000 == 0o040000 {
-        "d"
+    let mut line = String::with_capacity(64 + place.len());
+    // The type (`d` or `-`), then the nine permission bits: `rw-------`.
+    line.push(if facts.mode & 0o170000 == 0o040000 {
+        'd'
     } else {
-        "-"
+        '-'
     });
     for (bit, letter) in [
         (0o400, 'r'),
@@ -106,24 +109,37 @@ pub fn ls_line(facts: &FileFacts, place: &str) -> String {
         (0o002, 'w'),
         (0o001, 'x'),
     ] {
-        mode.push(if facts.mode & bit != 0 { letter } else { '-' });
+        line.push(if facts.mode & bit != 0 { letter } else { '-' });
     }
+    for number in [facts.links, facts.uid.into(), facts.gid.into(), facts.size] {
+        line.push(' ');
+        push_number(&mut line, number);
+    }
+    // `%F %T` in UTC: 2026-12-03 10:31:05.
     let secs = facts
         .modified
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |since| since.as_secs());
     let (year, month, day) = response::civil_from_days((secs / 86_400) as i64);
     let in_day = secs % 86_400;
-    format!(
-        "{mode} {} {} {} {} {year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} {place}",
-        facts.links,
-        facts.uid,
-        facts.gid,
-        facts.size,
-        in_day / 3600,
-        in_day / 60 % 60,
-        in_day % 60,
-    )
+    line.push(' ');
+    push_number(&mut line, year.max(0) as u64);
+    for (separator, value) in [
+        ('-', u64::from(month)),
+        ('-', u64::from(day)),
+        (' ', in_day / 3600),
+        (':', in_day / 60 % 60),
+        (':', in_day % 60),
+    ] {
+        line.push(separator);
+        if value < 10 {
+            line.push('0');
+        }
+        push_number(&mut line, value);
+    }
+    line.push(' ');
+    line.push_str(place);
+    line
 }
 
 #[cfg(test)]
