@@ -96,9 +96,9 @@ pub fn svg(steps: &[Step], store_name: &str) -> String {
     let height = TOP + BAND * steps.len() as u32 + 8;
     let mut svg = String::with_capacity(600 + 700 * steps.len());
     svg.push_str("<svg class=\"diagram\" viewBox=\"0 0 ");
-    push_number(&mut svg, WIDTH);
+    push_number(&mut svg, u64::from(WIDTH));
     svg.push(' ');
-    push_number(&mut svg, height);
+    push_number(&mut svg, u64::from(height));
     svg.push_str(
         "\" role=\"img\" aria-label=\"The exchange as a sequence diagram\" \
          xmlns=\"http://www.w3.org/2000/svg\">\n<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" \
@@ -112,7 +112,7 @@ pub fn svg(steps: &[Step], store_name: &str) -> String {
         (STORE_X, store_name),
     ] {
         svg.push_str("<text class=\"actor\" x=\"");
-        push_number(&mut svg, x);
+        push_number(&mut svg, u64::from(x));
         svg.push_str("\" y=\"18\">");
         push_escaped(&mut svg, name);
         svg.push_str("</text>");
@@ -173,9 +173,9 @@ fn band(svg: &mut String, top: u32, step: &Step) {
 /// with `full_id` shown on hover.
 fn label(svg: &mut String, x: u32, y: u32, parts: &[&str], full_id: Option<&str>) {
     svg.push_str("<text x=\"");
-    push_number(svg, x);
+    push_number(svg, u64::from(x));
     svg.push_str("\" y=\"");
-    push_number(svg, y);
+    push_number(svg, u64::from(y));
     svg.push_str("\">");
     if let Some(id) = full_id.filter(|id| !id.is_empty()) {
         svg.push_str("<title>");
@@ -209,7 +209,7 @@ fn line(svg: &mut String, class: &str, from: (u32, u32), to: (u32, u32), more: &
         svg.push_str("\" ");
         svg.push_str(name);
         svg.push_str("=\"");
-        push_number(svg, value);
+        push_number(svg, u64::from(value));
     }
     svg.push('"');
     svg.push_str(more);
@@ -218,8 +218,7 @@ fn line(svg: &mut String, class: &str, from: (u32, u32), to: (u32, u32), more: &
 
 /// `n` in decimal. A page draws dozens of numbers, and `write!` goes
 /// through the whole formatting machinery for each; this is the loop.
-pub(super) fn push_number(out: &mut String, n: impl Into<u64>) {
-    let mut n: u64 = n.into();
+pub(super) fn push_number(out: &mut String, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut first = digits.len();
     loop {
@@ -230,8 +229,9 @@ pub(super) fn push_number(out: &mut String, n: impl Into<u64>) {
             break;
         }
     }
-    // Only ASCII digits were written.
-    out.push_str(std::str::from_utf8(&digits[first..]).unwrap_or_default());
+    for &digit in &digits[first..] {
+        out.push(char::from(digit));
+    }
 }
 
 /// `("9c1e4f0a", "…")`: the first 8 characters of an id (or of anything
@@ -260,7 +260,7 @@ mod tests {
 
     #[test]
     fn numbers_are_written_in_decimal() {
-        for n in [0, 7, 10, 92, 4096, u32::MAX] {
+        for n in [0, 7, 10, 92, 4096, u64::MAX] {
             let mut out = String::new();
             push_number(&mut out, n);
             assert_eq!(out, n.to_string());
