@@ -1,4 +1,5 @@
-//! The cap on sessions, and who gives way when the folder is full.
+//! The cap on sessions, and who gives way when the folder is full
+//! *(skip at first)*.
 //!
 //! `--max-sessions` (default 100,000) caps the session files, so no client
 //! can fill the disk. One count serves every process on the folder: the
