@@ -62,6 +62,10 @@ pub struct Connection<'a> {
     pub buffer: Vec<u8>,
     /// The read timeout the socket has now, to skip setting it again.
     read_timeout: Option<Duration>,
+    /// Where one `read` puts its bytes before they join `buffer`. Kept
+    /// for the whole connection: made (and zeroed) on each read, its
+    /// 4 KiB would cost more than many a request's own bytes.
+    read_space: Box<[u8; 4096]>,
 }
 
 /// What one `read` on the socket brought.
@@ -257,6 +261,7 @@ impl<'a> Connection<'a> {
             stream,
             activity,
             buffer: Vec::with_capacity(4096),
+            read_space: Box::new([0; 4096]),
             read_timeout: Some(read_timeout),
         }
     }
@@ -273,12 +278,11 @@ impl<'a> Connection<'a> {
         }
         // One `read`: whatever has arrived, up to 4 KiB. It blocks (only
         // this connection's thread) until bytes come or the timeout ends.
-        let mut chunk = [0u8; 4096];
-        match self.stream.read(&mut chunk) {
+        match self.stream.read(&mut self.read_space[..]) {
             // Zero bytes: the client closed its side of the connection.
             Ok(0) => Ok(Received::Closed),
             Ok(n) => {
-                self.buffer.extend_from_slice(&chunk[..n]);
+                self.buffer.extend_from_slice(&self.read_space[..n]);
                 Ok(Received::Bytes)
             }
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
