@@ -15,21 +15,21 @@
 //!                              the next request
 //! ```
 //!
-//! This file is the only one that reads and writes the socket. It asks request.rs
-//! whether the buffer holds a whole head yet and what it says, asks body.rs
-//! to take the body off the buffer, and reads more bytes whenever either
-//! answers "need more". Then it routes the request, writes the answer, and
-//! logs it.
+//! This file is the only one that reads and writes the socket. It asks
+//! request.rs whether the buffer holds a whole head yet and what it says,
+//! asks body.rs to take the body off the buffer, and reads more bytes
+//! whenever either answers "need more". Then it routes the request,
+//! writes the answer, and logs it.
 //!
 //! After each answer the connection stays open for the next request
 //! (keep-alive), unless the client asked to close (`Connection: close`, or
 //! HTTP/1.0 without `Connection: keep-alive`) or the request was malformed,
 //! in which case nobody can tell where the next request would start.
 //!
-//! The socket's options (no Nagle delay, timeouts, deferred accept) are
-//! set once on the listener, and the graceful close after a last answer,
-//! live one folder down, in connection/socket.rs *(skip at first)*: it
-//! holds the one `unsafe` call, which no request passes through.
+//! The socket's options (no Nagle delay, timeouts, deferred accept), set
+//! once on the listener, and the graceful close after a last answer live
+//! one folder down, in connection/socket.rs *(skip at first)*; that file
+//! holds the one `unsafe` call, which runs once, at start.
 //! Rules: RFC 9112 §2 (message format) and §9 (connections).
 
 use std::io::{ErrorKind, Read, Write};

@@ -75,7 +75,7 @@
 //! ```text
 //! main.rs          flags → Config; print the address; run
 //! server.rs        bind, accept, bounded worker threads
-//! connection.rs    the one reader of the socket: heads, bodies, keep-alive, pipelining
+//! connection.rs    the one reader and writer of the socket: heads, bodies, keep-alive
 //! request.rs       head bytes → httparse → Request; what to refuse (no I/O)
 //! body.rs          body bytes by Content-Length or chunks (no I/O)
 //! router.rs        (method, path) → handler; 404, 405 with Allow, OPTIONS
