@@ -12,8 +12,9 @@
 //! - the response head going back with this page, its `Set-Cookie` marked
 //!   (`Date` and `Content-Length` are only written once the body is done,
 //!   and the panel is part of the body, so the panel says so instead);
-//! - the session file, `sessions/ID`, as `cat` prints it, or in words why
-//!   there is none;
+//! - the session file, `sessions/ID`, as `cat` prints it and `ls -ln`
+//!   lists it (inspector/sessions_page.rs writes that line), or in words
+//!   why there is none;
 //! - the handler that answered (`app::login` in `src/app.rs`);
 //! - the redirects that led here, each with both heads.
 //!
@@ -122,16 +123,13 @@ impl Inspector {
         };
         // The redirects that led to this one come first in its chain.
         let mut hops = self.links.take(request);
-        let status_line = head_text(response_bytes)
-            .split("\r\n")
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        let step = step_of(request, answer, &status_line);
+        let response_head = head_text(response_bytes);
+        let status_line = response_head.split("\r\n").next().unwrap_or_default();
+        let step = step_of(request, answer, status_line);
         hops.push(format!(
             "{}\n{}",
             step.to_line(),
-            hop_html(request, answer, response_bytes, sessions)
+            hop_html(request, answer, &response_head, sessions)
         ));
         self.links.keep(key, location, &hops);
     }
@@ -177,11 +175,10 @@ impl Inspector {
 fn hop_html(
     request: &Request,
     answer: &Answer,
-    response_bytes: &[u8],
+    response_head: &str,
     sessions: &SessionStore,
 ) -> String {
     let request_head = String::from_utf8_lossy(&request.raw_head);
-    let response_head = head_text(response_bytes);
     let start_line = request_head.split("\r\n").next().unwrap_or_default();
     let status_line = response_head.split("\r\n").next().unwrap_or_default();
     format!(
@@ -192,7 +189,7 @@ fn hop_html(
         head_html(&request_head, "request", "cookie", &FIRST_REQUEST_HEADERS),
         body_html(request),
         head_html(
-            &response_head,
+            response_head,
             "response",
             "set-cookie",
             &FIRST_RESPONSE_HEADERS
@@ -275,7 +272,7 @@ fn session_html(
             "<p>This answer's <code>Set-Cookie</code> gives your browser a new id; its file was just written:</p>\n{file}"
         ));
     }
-    // The same rule as the app's (`app::session_id`), so the panel names
+    // The same rule as the views' (`flask_session::session_id`), so the panel names
     // the session the handler used, or why it used none.
     match SessionId::from_cookie_values(&request.cookie_values(SESSION_COOKIE)) {
         Err(NoSession::NoCookie) if html.is_empty() => html.push_str(

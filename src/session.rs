@@ -66,6 +66,9 @@ pub struct SessionSettings {
 #[derive(Debug, Clone)]
 pub struct SessionFileInfo {
     pub id: SessionId,
+    /// The file's type and permission bits (`st_mode`); a Redis key has
+    /// none.
+    pub mode: Option<u32>,
     pub size: u64,
     pub last_used_secs: u64,
     /// From the `created=` line; `None` for a corrupt file.
@@ -271,9 +274,7 @@ impl SessionStore {
     pub fn show_command(&self, id: &SessionId) -> String {
         match self {
             SessionStore::Folder(_) => ["cat ", &self.place_of(id)].concat(),
-            SessionStore::Redis(_) => {
-                format!("redis-cli --raw GET handstamp:session:{}", id.as_str())
-            }
+            SessionStore::Redis(_) => ["redis-cli --raw GET ", &self.place_of(id)].concat(),
         }
     }
 

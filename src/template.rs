@@ -210,9 +210,37 @@ pub fn push_escaped(html: &mut String, text: &str) {
     html.push_str(&text[plain_from..]);
 }
 
+/// Appends `n` in decimal. The panel writes dozens of numbers a page, and
+/// `write!` goes through the whole formatting machinery for each; this is
+/// the loop.
+pub fn push_number(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut first = digits.len();
+    loop {
+        first -= 1;
+        digits[first] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &digit in &digits[first..] {
+        out.push(char::from(digit));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_written_in_decimal() {
+        for n in [0, 7, 10, 92, 4096, u64::MAX] {
+            let mut out = String::new();
+            push_number(&mut out, n);
+            assert_eq!(out, n.to_string());
+        }
+    }
 
     fn templates(text: &str) -> Templates {
         let mut templates = Templates::default();

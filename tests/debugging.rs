@@ -32,6 +32,16 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// NOTES's login: `Connection: close` frees the one thread of
+/// `--single-thread` for the next request.
+fn login_closing_the_connection() -> String {
+    post_form_request("/login", "name=David", None).replacen(
+        "\r\n\r\n",
+        "\r\nConnection: close\r\n\r\n",
+        1,
+    )
+}
+
 #[test]
 #[ignore = "needs rust-gdb and gdb (apt-get install gdb); .ci/run runs it"]
 fn the_gdb_steps_in_the_notes_show_what_they_promise() {
@@ -89,11 +99,7 @@ fn the_gdb_steps_in_the_notes_show_what_they_promise() {
         .parse()
         .unwrap();
     let mut login = Client::connect(addr);
-    let request = post_form_request("/login", "name=David", None).replacen(
-        "\r\n\r\n",
-        "\r\nConnection: close\r\n\r\n",
-        1,
-    );
+    let request = login_closing_the_connection();
     login.send(&request);
 
     read_until("STOP 1 parse_head");
@@ -210,11 +216,7 @@ fn lib_rs_names_the_functions_of_a_login_in_the_order_gdb_stops_in_them() {
         }
     };
     let mut login = Client::connect(addr);
-    let request = post_form_request("/login", "name=David", None).replacen(
-        "\r\n\r\n",
-        "\r\nConnection: close\r\n\r\n",
-        1,
-    );
+    let request = login_closing_the_connection();
     login.send(&request);
     let last = walk.last().unwrap().clone();
     while !hits.contains(&last) {
@@ -281,11 +283,7 @@ fn walk_of_one_login(flags: &[&str]) -> Walk {
         .lines()
         .count();
     let mut login = Client::connect(addr);
-    let request = post_form_request("/login", "name=David", None).replacen(
-        "\r\n\r\n",
-        "\r\nConnection: close\r\n\r\n",
-        1,
-    );
+    let request = login_closing_the_connection();
     login.send(&request);
     // The answer is read after `write_all_by` was entered, so its stop is
     // in the record by then.

@@ -297,6 +297,27 @@ fn the_sessions_page_lists_every_file_at_its_secret_address() {
             server.session_file(id)
         )));
     }
+    // Each row's mode is the file's own, as `ls -l` prints it.
+    assert!(
+        listing.contains(&format!(
+            "<tr><td><code>-rw-------</code></td><td>{}</td><td><code>{david}</code>",
+            server.session_file(&david).len()
+        )),
+        "{listing}"
+    );
+    std::fs::set_permissions(
+        server.session_path(&ann),
+        std::os::unix::fs::PermissionsExt::from_mode(0o640),
+    )
+    .unwrap();
+    let changed = server.get(&server.sessions_page, None).body_text();
+    assert!(
+        changed.contains(&format!(
+            "<tr><td><code>-rw-r-----</code></td><td>{}</td><td><code>{ann}</code>",
+            server.session_file(&ann).len()
+        )),
+        "{changed}"
+    );
     assert_eq!(reply.header("Referrer-Policy"), Some("no-referrer"));
     assert!(
         !listing.contains(&server.sessions_page),

@@ -82,6 +82,16 @@ fn a_session_in_redis_is_the_files_text_with_redis_own_expiry() {
         body.contains(&format!("&gt; GET handstamp:session:{id}")),
         "{body}"
     );
+    // A key is not a file: no `ls -ln` line, and no file mode listed.
+    assert!(!body.contains("ls -ln"), "{body}");
+    let listing = server.get(&server.sessions_page, None).body_text();
+    assert!(
+        listing.contains(&format!(
+            "<tr><td><code>(key)</code></td><td>{}</td><td><code>{id}</code>",
+            text.len()
+        )),
+        "{listing}"
+    );
     // Logout deletes the key.
     assert_eq!(server.get("/logout", Some(&cookie(&id))).status(), 302);
     assert_eq!(session_text(&redis, &id).trim(), "");

@@ -13,7 +13,7 @@
 //! One band per exchange: the redirects that led here, then this page.
 //! Ids are cut to 8 hex digits; the whole id shows on hover (`<title>`).
 
-use crate::template::push_escaped;
+use crate::template::{push_escaped, push_number};
 
 /// One exchange, as the diagram draws it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,24 +216,6 @@ fn line(svg: &mut String, class: &str, from: (u32, u32), to: (u32, u32), more: &
     svg.push_str("/>\n");
 }
 
-/// `n` in decimal. A page draws dozens of numbers, and `write!` goes
-/// through the whole formatting machinery for each; this is the loop.
-pub(super) fn push_number(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut first = digits.len();
-    loop {
-        first -= 1;
-        digits[first] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &digit in &digits[first..] {
-        out.push(char::from(digit));
-    }
-}
-
 /// `("9c1e4f0a", "…")`: the first 8 characters of an id (or of anything
 /// a client sent in its place), and `…` if that cut anything off.
 fn short_id(id: &str) -> (&str, &str) {
@@ -255,15 +237,6 @@ mod tests {
             store_id: Some("9c1e4f0a9c1e4f0a9c1e4f0a9c1e4f0a".into()),
             status: "303 See Other".into(),
             set_cookie: Some("9c1e4f0a9c1e4f0a9c1e4f0a9c1e4f0a".into()),
-        }
-    }
-
-    #[test]
-    fn numbers_are_written_in_decimal() {
-        for n in [0, 7, 10, 92, 4096, u64::MAX] {
-            let mut out = String::new();
-            push_number(&mut out, n);
-            assert_eq!(out, n.to_string());
         }
     }
 

@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use crate::request::Request;
 use crate::response::{self, Response};
-use crate::template::push_escaped;
+use crate::template::{push_escaped, push_number};
 
 /// The headers a head shows first; the others wait, folded, below them.
 pub const FIRST_REQUEST_HEADERS: [&str; 3] = ["host", "cookie", "content-type"];
@@ -64,7 +64,7 @@ pub fn head_html(head: &str, class: &str, marked: &str, first: &[&str]) -> Strin
     html.push_str("</pre>\n");
     if folded_count > 0 {
         html.push_str("<details><summary>");
-        super::diagram::push_number(&mut html, folded_count as u64);
+        push_number(&mut html, folded_count as u64);
         html.push_str(match folded_count {
             1 => " more header",
             _ => " more headers",

@@ -3,10 +3,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::diagram::push_number;
 use crate::response;
 use crate::session::{FileFacts, SessionId, SessionStore, unix_secs};
-use crate::template::escape_html;
+use crate::template::{escape_html, push_number};
 
 /// The sessions page shows at most this many files (a folder may hold
 /// 100,000).
@@ -48,8 +47,14 @@ pub fn sessions_listing_html(
             true => " <mark>yours</mark>",
             false => "",
         };
+        // The file's own mode, as `ls -l` shows it; a Redis key has none.
+        let mut mode = String::new();
+        match file.mode {
+            Some(bits) => push_mode(&mut mode, bits),
+            None => mode.push_str("(key)"),
+        }
         html.push_str(&format!(
-            "<tr><td><code>-rw-------</code></td><td>{}</td><td><code>{}</code>{yours}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr><td><code>{mode}</code></td><td>{}</td><td><code>{}</code>{yours}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
             file.size,
             file.id.as_str(),
             file.created_secs.map_or("(corrupt file)".to_string(), |secs| ago(now, secs)),
@@ -87,13 +92,10 @@ pub fn ls_command(place: &str) -> String {
     format!("TZ=UTC ls -ln --time-style=+'%F %T' {place}")
 }
 
-/// `-rw------- 1 1000 1000 43 2026-12-03 10:31:05 sessions/9c1e…`: what
-/// `ls_command` prints for one file. Written piece by piece: it is on
-/// every page, and `format!` would cost more than the rest of the line.
-pub fn ls_line(facts: &FileFacts, place: &str) -> String {
-    let mut line = String::with_capacity(64 + place.len());
-    // The type (`d` or `-`), then the nine permission bits: `rw-------`.
-    line.push(if facts.mode & 0o170000 == 0o040000 {
+/// `-rw-------`, as `ls -l` shows a mode: the type (`d` or `-`), then the
+/// nine permission bits for owner, group and others.
+fn push_mode(out: &mut String, mode: u32) {
+    out.push(if mode & 0o170000 == 0o040000 {
         'd'
     } else {
         '-'
@@ -109,8 +111,16 @@ pub fn ls_line(facts: &FileFacts, place: &str) -> String {
         (0o002, 'w'),
         (0o001, 'x'),
     ] {
-        line.push(if facts.mode & bit != 0 { letter } else { '-' });
+        out.push(if mode & bit != 0 { letter } else { '-' });
     }
+}
+
+/// `-rw------- 1 1000 1000 43 2026-12-03 10:31:05 sessions/9c1e…`: what
+/// `ls_command` prints for one file. Written piece by piece: it is on
+/// every page, and `format!` would cost more than the rest of the line.
+pub fn ls_line(facts: &FileFacts, place: &str) -> String {
+    let mut line = String::with_capacity(64 + place.len());
+    push_mode(&mut line, facts.mode);
     for number in [facts.links, facts.uid.into(), facts.gid.into(), facts.size] {
         line.push(' ');
         push_number(&mut line, number);

@@ -25,6 +25,7 @@ const MAX_IDLE_CONNECTIONS: usize = 64;
 const REPLY_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long to wait for Redis to accept a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// One command and its reply, as the panel shows them.
 #[derive(Debug, Clone)]
 pub struct Exchange {

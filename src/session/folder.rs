@@ -304,6 +304,7 @@ impl SessionFolder {
         };
         Some(SessionFileInfo {
             id,
+            mode: Some(metadata.mode()),
             size: metadata.len(),
             last_used_secs,
             created_secs,

@@ -422,6 +422,7 @@ impl RedisSessions {
             let expires_secs = now + ttl;
             sessions.push(SessionFileInfo {
                 id,
+                mode: None,
                 size: text.len() as u64,
                 // Redis keeps no "last used", only the expiry that each
                 // use moved: it was set to last use + ttl.

@@ -17,13 +17,13 @@ use std::fs;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::SessionFolder;
+use super::{SessionId, secs_between};
+use crate::mutex::lock_even_if_poisoned;
 
 /// A sweep rests after this many files (see the module doc).
 const SWEEP_BATCH: usize = 1000;
 /// ...for this many times as long as the batch took.
 const REST_PER_WORK: u32 = 24;
-use super::{SessionId, secs_between};
-use crate::mutex::lock_even_if_poisoned;
 
 impl SessionFolder {
     /// How long the sweeper waits before its next sweep.
