@@ -125,11 +125,12 @@ impl Inspector {
         let mut hops = self.links.take(request);
         let response_head = head_text(response_bytes);
         let status_line = response_head.split("\r\n").next().unwrap_or_default();
-        let step = step_of(request, answer, status_line);
+        let sent = SentCookie::of(request);
+        let step = step_of(request, &sent, answer, status_line);
         hops.push(format!(
             "{}\n{}",
             step.to_line(),
-            hop_html(request, answer, &response_head, sessions)
+            hop_html(request, &sent, answer, &response_head, sessions)
         ));
         self.links.keep(key, location, &hops);
     }
@@ -174,6 +175,7 @@ impl Inspector {
 /// wire, and what it did to the session.
 fn hop_html(
     request: &Request,
+    sent: &SentCookie,
     answer: &Answer,
     response_head: &str,
     sessions: &SessionStore,
@@ -194,17 +196,32 @@ fn hop_html(
             "set-cookie",
             &FIRST_RESPONSE_HEADERS
         ),
-        session_html(request, answer, sessions, Shown::InChain)
+        session_html(sent, answer, sessions, Shown::InChain)
     )
 }
 
+/// The `session` cookie a request carried: its values as sent, and the
+/// id they name, by the views' own rule (`flask_session::session_id`),
+/// or why none. Read once per exchange; the diagram and the file part
+/// both use it.
+struct SentCookie<'a> {
+    values: Vec<&'a str>,
+    id: Result<SessionId, NoSession>,
+}
+
+impl SentCookie<'_> {
+    fn of(request: &Request) -> SentCookie<'_> {
+        let values = request.cookie_values(SESSION_COOKIE);
+        let id = SessionId::from_cookie_values(&values);
+        SentCookie { values, id }
+    }
+}
+
 /// The diagram's view of one exchange.
-fn step_of(request: &Request, answer: &Answer, status_line: &str) -> Step {
-    let sent = request.cookie_values(SESSION_COOKIE);
-    let sent_id = SessionId::from_cookie_values(&sent).ok();
+fn step_of(request: &Request, sent: &SentCookie, answer: &Answer, status_line: &str) -> Step {
     let report = &answer.session;
     let (store_action, store_id) = if report.ended {
-        ("deleted", sent_id.as_ref())
+        ("deleted", sent.id.as_ref().ok())
     } else if let Some(new_id) = &report.new_id {
         ("wrote", Some(new_id))
     } else if report.saved {
@@ -231,7 +248,7 @@ fn step_of(request: &Request, answer: &Answer, status_line: &str) -> Step {
                 .unwrap_or_default(),
         )
         .into_owned(),
-        cookie: (!sent.is_empty()).then(|| sent.join(", ")),
+        cookie: (!sent.values.is_empty()).then(|| sent.values.join(", ")),
         store_action: store_action.to_string(),
         store_id: store_id.map(|id| id.as_str().to_string()),
         status: status_line
@@ -252,7 +269,7 @@ enum Shown {
 
 /// What this request did to the session, and the file as it is now.
 fn session_html(
-    request: &Request,
+    sent: &SentCookie,
     answer: &Answer,
     sessions: &SessionStore,
     shown: Shown,
@@ -272,9 +289,8 @@ fn session_html(
             "<p>This answer's <code>Set-Cookie</code> gives your browser a new id; its file was just written:</p>\n{file}"
         ));
     }
-    // The same rule as the views' (`flask_session::session_id`), so the panel names
-    // the session the handler used, or why it used none.
-    match SessionId::from_cookie_values(&request.cookie_values(SESSION_COOKIE)) {
+    // The id the views used (`SentCookie`), or why they used none.
+    match &sent.id {
         Err(NoSession::NoCookie) if html.is_empty() => html.push_str(
             "<p>Your browser sent no <code>session</code> cookie, so there is no session file to show.</p>\n",
         ),
@@ -287,23 +303,23 @@ fn session_html(
             "<p>The <code>session</code> cookie is not 32 lowercase hex digits, so the server ignored it without touching the disk.</p>\n",
         ),
         Ok(id) if report.ended || report.new_id.is_some() => {
-            let gone = matches!(sessions.text(&id), Ok(None));
+            let gone = matches!(sessions.text(id), Ok(None));
             html.push_str(&format!(
                 "<p>The file of the id your browser sent, <code>{}</code>, {}.</p>\n",
-                escape_html(&sessions.place_of(&id)),
+                escape_html(&sessions.place_of(id)),
                 if gone { "was deleted by this request" } else { "still exists" }
             ));
         }
         Ok(id) => match &report.file_read {
             // The view's session was read from this file: show that text,
             // byte for byte what the page was made from.
-            Some((read_id, text, facts)) if *read_id == id => {
-                html.push_str(&file_text_html(&sessions.show_command(&id), text));
+            Some((read_id, text, facts)) if read_id == id => {
+                html.push_str(&file_text_html(&sessions.show_command(id), text));
                 if let Some(facts) = facts {
-                    html.push_str(&ls_html(facts, &sessions.place_of(&id)));
+                    html.push_str(&ls_html(facts, &sessions.place_of(id)));
                 }
             }
-            _ => html.push_str(&file_html(&id, sessions)),
+            _ => html.push_str(&file_html(id, sessions)),
         },
     }
     if !report.store_commands.is_empty() {
@@ -412,7 +428,8 @@ fn panel_html(
         chain.iter().map(|hop| split_hop(hop)).unzip();
     let status_line = response::status_line(answer.response.status);
     let mut steps: Vec<Step> = hop_steps.into_iter().flatten().collect();
-    steps.push(step_of(request, answer, status_line.trim_end()));
+    let sent = SentCookie::of(request);
+    steps.push(step_of(request, &sent, answer, status_line.trim_end()));
     let store_name = match sessions.redis() {
         Some(_) => "Redis",
         None => "sessions/",
@@ -460,7 +477,7 @@ fn panel_html(
         &FIRST_RESPONSE_HEADERS,
     ));
     html.push_str("<h3>The session file</h3>\n");
-    html.push_str(&session_html(request, answer, sessions, Shown::ForThePage));
+    html.push_str(&session_html(&sent, answer, sessions, Shown::ForThePage));
     html.push_str("<h3>The code that answered</h3>\n");
     handler_html(&mut html, answer.handler);
     html.push_str(
