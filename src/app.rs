@@ -228,9 +228,9 @@ pub fn cart(_request: &Request, app: &App, session: &mut Session) -> Response {
 pub fn sessions_page(_request: &Request, app: &App, session: &mut Session) -> Response {
     match inspector::sessions_listing_html(&app.sessions, session.id()) {
         // The address holds the secret: no link from this page may carry
-        // it to another site in a `Referer`.
+        // it to another site in a `Referer`. (Like every page made from a
+        // session, it is also marked `no-store`, by flask_session.rs.)
         Ok(listing) => page_or_500(app, 200, sessions_page_html(app, &listing))
-            .no_store_vary_cookie()
             .with_header("Referrer-Policy", "no-referrer"),
         // Redis not answering is a moment's trouble; a folder that cannot
         // be read stays so until someone fixes it.

@@ -152,9 +152,7 @@ impl Inspector {
             }
         };
         let chain = self.links.take(request);
-        if answer.response.header("cache-control").is_none() {
-            answer.response = answer.response.no_store_vary_cookie();
-        }
+        answer.response = answer.response.no_store_vary_cookie();
         let panel = panel_html(request, &answer, &chain, sessions);
         let end = page.rfind("</main>").unwrap_or(page.len());
         let mut body = String::with_capacity(page.len() + panel.len());

@@ -113,10 +113,16 @@ impl Response {
 
     /// Marks a page that shows what is in the visitor's session: no cache
     /// may keep it (so Back after logout shows nothing stale), and a shared
-    /// cache must not give it to another visitor (`Vary: Cookie`).
-    pub fn no_store_vary_cookie(self) -> Self {
-        self.with_header("Cache-Control", "no-store")
-            .with_header("Vary", "Cookie")
+    /// cache must not give it to another visitor (`Vary: Cookie`). Each
+    /// header is added only where the answer lacks it: the session
+    /// wrapper, a view and the panel may all ask, and it is said once.
+    pub fn no_store_vary_cookie(mut self) -> Self {
+        for (name, value) in [("Cache-Control", "no-store"), ("Vary", "Cookie")] {
+            if self.header(name).is_none() {
+                self = self.with_header(name, value);
+            }
+        }
+        self
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
