@@ -42,10 +42,10 @@ use crate::redirect_link::{
 use crate::request::Request;
 use crate::response;
 use crate::session::{FileFacts, NoSession, SessionId, SessionStore, random_token};
-use crate::template::{escape_html, push_escaped};
+use crate::template::push_escaped;
 use diagram::Step;
 use heads::{
-    FIRST_REQUEST_HEADERS, FIRST_RESPONSE_HEADERS, body_html, head_html, head_text, push_visible,
+    FIRST_REQUEST_HEADERS, FIRST_RESPONSE_HEADERS, head_text, push_body, push_head, push_visible,
     response_head_so_far,
 };
 pub use sessions_page::sessions_listing_html;
@@ -153,13 +153,15 @@ impl Inspector {
         };
         let chain = self.links.take(request);
         answer.response = answer.response.no_store_vary_cookie();
-        let panel = panel_html(request, &answer, &chain, sessions);
+        // The panel is written into the page itself, before `</main>`:
+        // no copy of the page, no string per part.
+        let mut page = page;
         let end = page.rfind("</main>").unwrap_or(page.len());
-        let mut body = String::with_capacity(page.len() + panel.len());
-        body.push_str(&page[..end]);
-        body.push_str(&panel);
-        body.push_str(&page[end..]);
-        answer.response.body = body.into_bytes();
+        let after_panel = page.split_off(end);
+        page.reserve(PANEL_SIZE + after_panel.len());
+        push_panel(&mut page, request, &answer, &chain, sessions);
+        page.push_str(&after_panel);
+        answer.response.body = page.into_bytes();
         answer
     }
 
@@ -181,21 +183,32 @@ fn hop_html(
     let request_head = String::from_utf8_lossy(&request.raw_head);
     let start_line = request_head.split("\r\n").next().unwrap_or_default();
     let status_line = response_head.split("\r\n").next().unwrap_or_default();
-    format!(
-        "<li><p><code>{}</code> → <code>{}</code> (<code>{}</code>)</p>\n{}{}{}{}</li>",
-        escape_html(start_line),
-        escape_html(status_line),
-        escape_html(answer.handler),
-        head_html(&request_head, "request", "cookie", &FIRST_REQUEST_HEADERS),
-        body_html(request),
-        head_html(
-            response_head,
-            "response",
-            "set-cookie",
-            &FIRST_RESPONSE_HEADERS
-        ),
-        session_html(sent, answer, sessions, Shown::InChain)
-    )
+    let mut html = String::with_capacity(PANEL_SIZE);
+    html.push_str("<li><p><code>");
+    push_escaped(&mut html, start_line);
+    html.push_str("</code> → <code>");
+    push_escaped(&mut html, status_line);
+    html.push_str("</code> (<code>");
+    push_escaped(&mut html, answer.handler);
+    html.push_str("</code>)</p>\n");
+    push_head(
+        &mut html,
+        &request_head,
+        "request",
+        "cookie",
+        &FIRST_REQUEST_HEADERS,
+    );
+    push_body(&mut html, request);
+    push_head(
+        &mut html,
+        response_head,
+        "response",
+        "set-cookie",
+        &FIRST_RESPONSE_HEADERS,
+    );
+    push_session(&mut html, sent, answer, sessions, Shown::InChain);
+    html.push_str("</li>");
+    html
 }
 
 /// The `session` cookie a request carried: its values as sent, and the
@@ -265,31 +278,34 @@ enum Shown {
     ForThePage,
 }
 
-/// What this request did to the session, and the file as it is now.
-fn session_html(
+/// Appends what this request did to the session, and the file as it is
+/// now.
+fn push_session(
+    html: &mut String,
     sent: &SentCookie,
     answer: &Answer,
     sessions: &SessionStore,
     shown: Shown,
-) -> String {
+) {
     let report = &answer.session;
-    let mut html = String::new();
     if let Some(new_id) = &report.new_id {
+        html.push_str(
+            "<p>This answer's <code>Set-Cookie</code> gives your browser a new id; \
+             its file was just written:</p>\n",
+        );
         // In a chain, the page it leads to shows the file: once is enough.
-        let file = match shown {
-            Shown::ForThePage => file_html(new_id, sessions),
-            Shown::InChain => format!(
-                "<p><code>{}</code>: the page this led to shows it below.</p>\n",
-                escape_html(&sessions.place_of(new_id))
-            ),
-        };
-        html.push_str(&format!(
-            "<p>This answer's <code>Set-Cookie</code> gives your browser a new id; its file was just written:</p>\n{file}"
-        ));
+        match shown {
+            Shown::ForThePage => push_file(html, new_id, sessions),
+            Shown::InChain => {
+                html.push_str("<p><code>");
+                push_escaped(html, &sessions.place_of(new_id));
+                html.push_str("</code>: the page this led to shows it below.</p>\n");
+            }
+        }
     }
     // The id the views used (`SentCookie`), or why they used none.
     match &sent.id {
-        Err(NoSession::NoCookie) if html.is_empty() => html.push_str(
+        Err(NoSession::NoCookie) if report.new_id.is_none() => html.push_str(
             "<p>Your browser sent no <code>session</code> cookie, so there is no session file to show.</p>\n",
         ),
         Err(NoSession::NoCookie) => {}
@@ -302,89 +318,96 @@ fn session_html(
         ),
         Ok(id) if report.ended || report.new_id.is_some() => {
             let gone = matches!(sessions.text(id), Ok(None));
-            html.push_str(&format!(
-                "<p>The file of the id your browser sent, <code>{}</code>, {}.</p>\n",
-                escape_html(&sessions.place_of(id)),
-                if gone { "was deleted by this request" } else { "still exists" }
-            ));
+            html.push_str("<p>The file of the id your browser sent, <code>");
+            push_escaped(html, &sessions.place_of(id));
+            html.push_str("</code>, ");
+            html.push_str(match gone {
+                true => "was deleted by this request",
+                false => "still exists",
+            });
+            html.push_str(".</p>\n");
         }
         Ok(id) => match &report.file_read {
             // The view's session was read from this file: show that text,
             // byte for byte what the page was made from.
             Some((read_id, text, facts)) if read_id == id => {
-                html.push_str(&file_text_html(&sessions.show_command(id), text));
+                push_file_text(html, &sessions.show_command(id), text);
                 if let Some(facts) = facts {
-                    html.push_str(&ls_html(facts, &sessions.place_of(id)));
+                    push_ls(html, facts, &sessions.place_of(id));
                 }
             }
-            _ => html.push_str(&file_html(id, sessions)),
+            _ => push_file(html, id, sessions),
         },
     }
     if !report.store_commands.is_empty() {
-        html.push_str(&store_commands_html(report, sessions));
+        push_store_commands(html, report, sessions);
     }
-    html
 }
 
-/// The Redis commands an answer sent, each with its reply, as `redis-cli`
-/// would print them.
-fn store_commands_html(report: &SessionReport, sessions: &SessionStore) -> String {
+/// Appends the Redis commands an answer sent, each with its reply, as
+/// `redis-cli` would print them.
+fn push_store_commands(html: &mut String, report: &SessionReport, sessions: &SessionStore) {
     let store = sessions
         .redis()
         .map(|redis| redis.name())
         .unwrap_or_default();
-    let mut html = format!(
-        "<p>What the server asked Redis (<code>{}</code>) for this answer, and its replies \
+    html.push_str("<p>What the server asked Redis (<code>");
+    push_escaped(html, &store);
+    html.push_str(
+        "</code>) for this answer, and its replies \
          (<code>redis-cli MONITOR</code> shows the commands too):</p>\n<pre class=\"file\">",
-        escape_html(&store)
     );
     for exchange in &report.store_commands {
         html.push_str("&gt; ");
-        push_visible(&mut html, &exchange.command);
+        push_visible(html, &exchange.command);
         html.push_str("\n&lt; ");
-        push_visible(&mut html, &exchange.reply);
+        push_visible(html, &exchange.reply);
         html.push('\n');
     }
     html.push_str("</pre>\n");
-    html
 }
 
-/// `sessions/ID` and its text, or why there is none.
-fn file_html(id: &SessionId, sessions: &SessionStore) -> String {
-    let path = escape_html(&sessions.place_of(id));
+/// Appends `sessions/ID` and its text, or why there is none.
+fn push_file(html: &mut String, id: &SessionId, sessions: &SessionStore) {
+    let place = sessions.place_of(id);
     match sessions.text(id) {
-        Ok(Some(text)) => file_text_html(&sessions.show_command(id), &text),
-        Ok(None) => format!(
-            "<p>There is no file <code>{path}</code>: the session expired, was logged out, or the id was made up. It counts as no session.</p>\n"
-        ),
-        Err(error) => format!(
-            "<p>The file <code>{path}</code> could not be read: {}.</p>\n",
-            escape_html(&error)
-        ),
+        Ok(Some(text)) => push_file_text(html, &sessions.show_command(id), &text),
+        Ok(None) => {
+            html.push_str("<p>There is no file <code>");
+            push_escaped(html, &place);
+            html.push_str(
+                "</code>: the session expired, was logged out, or the id was made up. \
+                 It counts as no session.</p>\n",
+            );
+        }
+        Err(error) => {
+            html.push_str("<p>The file <code>");
+            push_escaped(html, &place);
+            html.push_str("</code> could not be read: ");
+            push_escaped(html, &error);
+            html.push_str(".</p>\n");
+        }
     }
 }
 
-/// `$ cat sessions/ID` and the text it prints.
-fn file_text_html(show_command: &str, text: &str) -> String {
-    let mut html = String::with_capacity(text.len() + show_command.len() + 64);
+/// Appends `$ cat sessions/ID` and the text it prints.
+fn push_file_text(html: &mut String, show_command: &str, text: &str) {
     html.push_str("<p><code>$ ");
-    push_escaped(&mut html, show_command);
+    push_escaped(html, show_command);
     html.push_str("</code></p>\n<pre class=\"file\">");
-    push_escaped(&mut html, text);
+    push_escaped(html, text);
     html.push_str("</pre>\n");
-    html
 }
 
-/// `$ ls -ln …` and the line it prints for the file the page was made
-/// from: its mode, size and the time that is the idle timeout's clock.
-fn ls_html(facts: &FileFacts, place: &str) -> String {
-    let mut html = String::with_capacity(160);
+/// Appends `$ ls -ln …` and the line it prints for the file the page was
+/// made from: its mode, size and the time that is the idle timeout's
+/// clock.
+fn push_ls(html: &mut String, facts: &FileFacts, place: &str) {
     html.push_str("<p><code>$ ");
-    push_escaped(&mut html, &sessions_page::ls_command(place));
+    sessions_page::push_ls_command(html, place);
     html.push_str("</code></p>\n<pre class=\"file\">");
-    push_escaped(&mut html, &sessions_page::ls_line(facts, place));
+    sessions_page::push_ls_line(html, facts, place);
     html.push_str("</pre>\n");
-    html
 }
 
 /// Where a handler's code is: `app::login` → `src/app.rs`.
@@ -409,15 +432,19 @@ fn split_hop(hop: &str) -> (Option<Step>, &str) {
     (None, hop)
 }
 
-fn panel_html(
+/// About what a panel for a page without redirects takes (3 KB), so
+/// that the page grows once.
+const PANEL_SIZE: usize = 4096;
+
+/// Appends the panel: the picture, both heads, the session file, the
+/// handler, and the redirects that led here.
+fn push_panel(
+    html: &mut String,
     request: &Request,
     answer: &Answer,
     chain: &[String],
     sessions: &SessionStore,
-) -> String {
-    // About 3 KB for a page without redirects: one allocation, written
-    // into with `write!` rather than a `format!` per part.
-    let mut html = String::with_capacity(8192);
+) {
     html.push_str(
         "<section class=\"inspector\" id=\"inspector\">\n<h2>How this page was made</h2>\n",
     );
@@ -433,7 +460,7 @@ fn panel_html(
         None => "sessions/",
     };
     html.push_str("<div class=\"diagram-box\">");
-    html.push_str(&diagram::svg(&steps, store_name));
+    diagram::push_svg(html, &steps, store_name);
     html.push_str("</div>\n");
     if chain.is_empty() {
         html.push_str(
@@ -460,28 +487,29 @@ fn panel_html(
         );
     }
     html.push_str("<h3>This request, as the server read it</h3>\n");
-    html.push_str(&head_html(
+    push_head(
+        html,
         &String::from_utf8_lossy(&request.raw_head),
         "request",
         "cookie",
         &FIRST_REQUEST_HEADERS,
-    ));
-    html.push_str(&body_html(request));
+    );
+    push_body(html, request);
     html.push_str("<h3>The answer's head</h3>\n");
-    html.push_str(&head_html(
+    push_head(
+        html,
         &response_head_so_far(&answer.response),
         "response",
         "set-cookie",
         &FIRST_RESPONSE_HEADERS,
-    ));
+    );
     html.push_str("<h3>The session file</h3>\n");
-    html.push_str(&session_html(&sent, answer, sessions, Shown::ForThePage));
+    push_session(html, &sent, answer, sessions, Shown::ForThePage);
     html.push_str("<h3>The code that answered</h3>\n");
-    handler_html(&mut html, answer.handler);
+    handler_html(html, answer.handler);
     html.push_str(
         "<p class=\"note\">Every session file is listed on the sessions page, whose \
          address the server printed when it started: it is only for whoever started it. \
          Start the server with <code>--no-inspector</code> to hide this panel.</p>\n</section>\n",
     );
-    html
 }

@@ -191,24 +191,40 @@ pub fn escape_html(text: &str) -> String {
 /// Appends `text` to HTML: `& < > " '` as entities, the rest as itself.
 /// The one HTML escape (the inspector also shows control characters).
 pub fn push_escaped(html: &mut String, text: &str) {
-    // Runs of ordinary text go in whole. Indexing by byte is safe: the
+    // Runs of ordinary text go in whole. Cutting at a byte is safe: the
     // five bytes escaped are ASCII, never part of a longer character.
-    let mut plain_from = 0;
-    for (at, byte) in text.bytes().enumerate() {
-        let entity = match byte {
-            b'&' => "&amp;",
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            b'"' => "&quot;",
-            b'\'' => "&#39;",
-            _ => continue,
-        };
-        html.push_str(&text[plain_from..at]);
-        html.push_str(entity);
-        plain_from = at + 1;
+    let mut rest = text;
+    while let Some(at) = rest.bytes().position(|byte| ESCAPED[usize::from(byte)]) {
+        html.push_str(&rest[..at]);
+        html.push_str(entity(rest.as_bytes()[at]).unwrap_or_default());
+        rest = &rest[at + 1..];
     }
-    html.push_str(&text[plain_from..]);
+    html.push_str(rest);
 }
+
+/// The entity that stands for `byte` in HTML, if it needs one.
+pub fn entity(byte: u8) -> Option<&'static str> {
+    match byte {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'"' => Some("&quot;"),
+        b'\'' => Some("&#39;"),
+        _ => None,
+    }
+}
+
+/// `ESCAPED[byte]`: whether `entity` has one for `byte`. A table looked
+/// up once per byte: pages escape kilobytes of mostly ordinary text.
+pub const ESCAPED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = matches!(byte as u8, b'&' | b'<' | b'>' | b'"' | b'\'');
+        byte += 1;
+    }
+    table
+};
 
 /// Appends `n` in decimal. The panel writes dozens of numbers a page, and
 /// `write!` goes through the whole formatting machinery for each; this is

@@ -80,103 +80,114 @@ impl Step {
     }
 }
 
-/// Where the three lifelines stand, and how tall one band is. Each label
-/// fits between two lifelines, so on a narrow screen the browser and the
-/// server, with every header shown, fit before the store's part.
-const WIDTH: u32 = 510;
-const BROWSER_X: u32 = 36;
-const SERVER_X: u32 = 290;
-const STORE_X: u32 = 460;
+/// Each exchange is one band this tall, drawn in its own coordinates
+/// (`<g transform="translate(0 TOP)">`), so a band's SVG is the same
+/// text for every band but its labels. The lifelines stand at x = 36
+/// (browser), 290 (server) and 460 (store), in a picture 510 wide; each
+/// label fits between two lifelines, so on a narrow screen the browser
+/// and the server, with every header shown, fit before the store's part.
 const BAND: u32 = 104;
+/// Where the first band starts, below the lifelines' names.
 const TOP: u32 = 34;
 
-/// The diagram for `steps`, oldest first; `store_name` labels the third
-/// lifeline (`sessions/` or `Redis`).
-pub fn svg(steps: &[Step], store_name: &str) -> String {
+/// Appends the diagram for `steps`, oldest first; `store_name` labels
+/// the third lifeline (`sessions/` or `Redis`).
+pub fn push_svg(svg: &mut String, steps: &[Step], store_name: &str) {
     let height = TOP + BAND * steps.len() as u32 + 8;
-    let mut svg = String::with_capacity(600 + 700 * steps.len());
-    svg.push_str("<svg class=\"diagram\" viewBox=\"0 0 ");
-    push_number(&mut svg, u64::from(WIDTH));
-    svg.push(' ');
-    push_number(&mut svg, u64::from(height));
-    svg.push_str(
-        "\" role=\"img\" aria-label=\"The exchange as a sequence diagram\" \
-         xmlns=\"http://www.w3.org/2000/svg\">\n<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" \
-         refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\">\
-         <path d=\"M0,0 L10,5 L0,10 z\"/></marker></defs>\n",
-    );
-    // The three lifelines, each under its name.
-    for (x, name) in [
-        (BROWSER_X, "browser"),
-        (SERVER_X, "server"),
-        (STORE_X, store_name),
-    ] {
-        svg.push_str("<text class=\"actor\" x=\"");
-        push_number(&mut svg, u64::from(x));
-        svg.push_str("\" y=\"18\">");
-        push_escaped(&mut svg, name);
-        svg.push_str("</text>");
-        line(&mut svg, "life", (x, 24), (x, height), "");
-    }
+    svg.push_str(r#"<svg class="diagram" viewBox="0 0 510 "#);
+    push_number(svg, u64::from(height));
+    svg.push_str(concat!(
+        r#"" role="img" aria-label="The exchange as a sequence diagram" "#,
+        r#"xmlns="http://www.w3.org/2000/svg">"#,
+        "\n",
+        r#"<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" "#,
+        r#"markerWidth="7" markerHeight="7" orient="auto-start-reverse">"#,
+        r#"<path d="M0,0 L10,5 L0,10 z"/></marker></defs>"#,
+        "\n",
+        // The three lifelines, each under its name, down to the bottom
+        // (100%: of the picture's height).
+        r#"<text class="actor" x="36" y="18">browser</text>"#,
+        r#"<line class="life" x1="36" y1="24" x2="36" y2="100%"/>"#,
+        "\n",
+        r#"<text class="actor" x="290" y="18">server</text>"#,
+        r#"<line class="life" x1="290" y1="24" x2="290" y2="100%"/>"#,
+        "\n",
+        r#"<text class="actor" x="460" y="18">"#,
+    ));
+    push_escaped(svg, store_name);
+    svg.push_str(concat!(
+        "</text>",
+        r#"<line class="life" x1="460" y1="24" x2="460" y2="100%"/>"#,
+        "\n",
+    ));
     for (n, step) in steps.iter().enumerate() {
-        band(&mut svg, TOP + BAND * n as u32, step);
+        band(svg, TOP + BAND * n as u32, step);
     }
     svg.push_str("</svg>\n");
-    svg
 }
 
 /// One exchange: the request going right, the store touched, the answer
 /// coming back.
 fn band(svg: &mut String, top: u32, step: &Step) {
+    svg.push_str(r#"<g transform="translate(0 "#);
+    push_number(svg, u64::from(top));
+    svg.push_str(")\">\n");
     // The request, and the cookie it carried.
-    label(svg, BROWSER_X + 14, top + 12, &[&step.request_line], None);
+    label(svg, r#"x="50" y="12""#, &[&step.request_line], None);
     match &step.cookie {
         Some(id) => {
             let (short, cut) = short_id(id);
             let text = ["Cookie: session=", short, cut];
-            label(svg, BROWSER_X + 14, top + 26, &text, Some(id));
+            label(svg, r#"x="50" y="26""#, &text, Some(id));
         }
-        None => label(svg, BROWSER_X + 14, top + 26, &["no cookie"], None),
+        None => label(svg, r#"x="50" y="26""#, &["no cookie"], None),
     }
-    arrow(svg, BROWSER_X, SERVER_X, top + 32, "call");
+    svg.push_str(concat!(
+        r#"<line class="call" x1="36" y1="32" x2="290" y2="32" marker-end="url(#arrow)"/>"#,
+        "\n"
+    ));
     // The store: an arrow for what was done, none for nothing.
     match &step.store_id {
         Some(id) if !step.store_action.is_empty() => {
             let (short, cut) = short_id(id);
             let action = [step.store_action.as_str(), " ", short, cut];
-            label(svg, SERVER_X + 8, top + 44, &action, Some(id));
-            arrow(svg, SERVER_X, STORE_X, top + 50, "call");
+            label(svg, r#"x="298" y="44""#, &action, Some(id));
+            svg.push_str(concat!(
+                r#"<line class="call" x1="290" y1="50" x2="460" y2="50" marker-end="url(#arrow)"/>"#,
+                "\n"
+            ));
         }
-        _ => label(svg, SERVER_X + 8, top + 48, &["session untouched"], None),
+        _ => label(svg, r#"x="298" y="48""#, &["session untouched"], None),
     }
     // The answer, and its Set-Cookie.
-    label(svg, BROWSER_X + 14, top + 70, &[&step.status], None);
+    label(svg, r#"x="50" y="70""#, &[&step.status], None);
     match &step.set_cookie {
         Some(id) if id.is_empty() => label(
             svg,
-            BROWSER_X + 14,
-            top + 84,
+            r#"x="50" y="84""#,
             &["Set-Cookie: session= (forget it)"],
             None,
         ),
         Some(id) => {
             let (short, cut) = short_id(id);
             let text = ["Set-Cookie: session=", short, cut];
-            label(svg, BROWSER_X + 14, top + 84, &text, Some(id));
+            label(svg, r#"x="50" y="84""#, &text, Some(id));
         }
         None => {}
     }
-    arrow(svg, SERVER_X, BROWSER_X, top + 90, "answer");
+    svg.push_str(concat!(
+        r#"<line class="answer" x1="290" y1="90" x2="36" y2="90" marker-end="url(#arrow)"/>"#,
+        "\n</g>\n"
+    ));
 }
 
-/// A line of text, from `parts` (escaped, at most 28 characters of each),
-/// with `full_id` shown on hover.
-fn label(svg: &mut String, x: u32, y: u32, parts: &[&str], full_id: Option<&str>) {
-    svg.push_str("<text x=\"");
-    push_number(svg, u64::from(x));
-    svg.push_str("\" y=\"");
-    push_number(svg, u64::from(y));
-    svg.push_str("\">");
+/// A line of text at `position` (`x="50" y="12"`), from `parts`
+/// (escaped, at most 28 characters of each), with `full_id` shown on
+/// hover.
+fn label(svg: &mut String, position: &str, parts: &[&str], full_id: Option<&str>) {
+    svg.push_str("<text ");
+    svg.push_str(position);
+    svg.push('>');
     if let Some(id) = full_id.filter(|id| !id.is_empty()) {
         svg.push_str("<title>");
         push_escaped(svg, id);
@@ -192,28 +203,6 @@ fn label(svg: &mut String, x: u32, y: u32, parts: &[&str], full_id: Option<&str>
         }
     }
     svg.push_str("</text>\n");
-}
-
-fn arrow(svg: &mut String, from: u32, to: u32, y: u32, class: &str) {
-    // The arrowhead is the marker the picture defines at its top.
-    let head = " marker-end=\"url(#arrow)\"";
-    line(svg, class, (from, y), (to, y), head);
-}
-
-/// `<line class="…" x1="…" y1="…" x2="…" y2="…"/>`, with `more`
-/// attributes before its end.
-fn line(svg: &mut String, class: &str, from: (u32, u32), to: (u32, u32), more: &str) {
-    svg.push_str("<line class=\"");
-    svg.push_str(class);
-    for (name, value) in [("x1", from.0), ("y1", from.1), ("x2", to.0), ("y2", to.1)] {
-        svg.push_str("\" ");
-        svg.push_str(name);
-        svg.push_str("=\"");
-        push_number(svg, u64::from(value));
-    }
-    svg.push('"');
-    svg.push_str(more);
-    svg.push_str("/>\n");
 }
 
 /// `("9c1e4f0a", "…")`: the first 8 characters of an id (or of anything
@@ -238,6 +227,12 @@ mod tests {
             status: "303 See Other".into(),
             set_cookie: Some("9c1e4f0a9c1e4f0a9c1e4f0a9c1e4f0a".into()),
         }
+    }
+
+    fn svg(steps: &[Step], store_name: &str) -> String {
+        let mut svg = String::new();
+        push_svg(&mut svg, steps, store_name);
+        svg
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::response;
 use crate::session::{FileFacts, SessionId, SessionStore, unix_secs};
-use crate::template::{escape_html, push_number};
+use crate::template::{escape_html, push_escaped, push_number};
 
 /// The sessions page shows at most this many files (a folder may hold
 /// 100,000).
@@ -85,11 +85,12 @@ fn from_now(now: u64, secs: u64) -> String {
     format!("in {} s", secs.saturating_sub(now))
 }
 
-/// The command that prints `ls_line`'s line, for a learner to type: numeric
-/// owners (no user database to read), and the time in UTC to the second,
-/// as the panel's other times are.
-pub fn ls_command(place: &str) -> String {
-    format!("TZ=UTC ls -ln --time-style=+'%F %T' {place}")
+/// Appends, as HTML, the command that prints `push_ls_line`'s line, for
+/// a learner to type: numeric owners (no user database to read), and the
+/// time in UTC to the second, as the panel's other times are.
+pub fn push_ls_command(html: &mut String, place: &str) {
+    push_escaped(html, "TZ=UTC ls -ln --time-style=+'%F %T' ");
+    push_escaped(html, place);
 }
 
 /// `-rw-------`, as `ls -l` shows a mode: the type (`d` or `-`), then the
@@ -115,15 +116,16 @@ fn push_mode(out: &mut String, mode: u32) {
     }
 }
 
-/// `-rw------- 1 1000 1000 43 2026-12-03 10:31:05 sessions/9c1e…`: what
-/// `ls_command` prints for one file. Written piece by piece: it is on
-/// every page, and `format!` would cost more than the rest of the line.
-pub fn ls_line(facts: &FileFacts, place: &str) -> String {
-    let mut line = String::with_capacity(64 + place.len());
-    push_mode(&mut line, facts.mode);
+/// Appends, as HTML, `-rw------- 1 1000 1000 43 2026-12-03 10:31:05
+/// sessions/9c1e…`: what `push_ls_command`'s command prints for one file.
+/// Written piece by piece: it is on every page, and `format!` would cost
+/// more than the rest of the line. Only `place` can hold a character
+/// HTML needs escaped.
+pub fn push_ls_line(line: &mut String, facts: &FileFacts, place: &str) {
+    push_mode(line, facts.mode);
     for number in [facts.links, facts.uid.into(), facts.gid.into(), facts.size] {
         line.push(' ');
-        push_number(&mut line, number);
+        push_number(line, number);
     }
     // `%F %T` in UTC: 2026-12-03 10:31:05.
     let secs = facts
@@ -133,7 +135,7 @@ pub fn ls_line(facts: &FileFacts, place: &str) -> String {
     let (year, month, day) = response::civil_from_days((secs / 86_400) as i64);
     let in_day = secs % 86_400;
     line.push(' ');
-    push_number(&mut line, year.max(0) as u64);
+    push_number(line, year.max(0) as u64);
     for (separator, value) in [
         ('-', u64::from(month)),
         ('-', u64::from(day)),
@@ -145,11 +147,10 @@ pub fn ls_line(facts: &FileFacts, place: &str) -> String {
         if value < 10 {
             line.push('0');
         }
-        push_number(&mut line, value);
+        push_number(line, value);
     }
     line.push(' ');
-    line.push_str(place);
-    line
+    push_escaped(line, place);
 }
 
 #[cfg(test)]
@@ -166,9 +167,11 @@ mod tests {
             size: 43,
             modified: SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_297_465),
         };
+        let mut line = String::new();
+        push_ls_line(&mut line, &facts, "sessions/<9c1e>");
         assert_eq!(
-            ls_line(&facts, "sessions/9c1e"),
-            "-rw------- 1 1000 1000 43 2026-12-03 11:31:05 sessions/9c1e"
+            line,
+            "-rw------- 1 1000 1000 43 2026-12-03 11:31:05 sessions/&lt;9c1e&gt;"
         );
     }
 }
