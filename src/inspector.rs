@@ -34,7 +34,7 @@ use std::fmt::Write;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::cookie::SESSION_COOKIE;
+use crate::cookie::{self, SESSION_COOKIE};
 use crate::flask_session::{Answer, SessionReport};
 use crate::redirect_link::{
     INSPECTOR_COOKIE, LINK_WINDOW, LinkKey, RedirectLinks, set_inspector_cookie,
@@ -213,18 +213,29 @@ fn hop_html(
 
 /// The `session` cookie a request carried: its values as sent, and the
 /// id they name, by the views' own rule (`flask_session::session_id`),
-/// or why none. Read once per exchange; the diagram and the file part
-/// both use it.
+/// or why none; and whether the panel's own cookie came too. Read once
+/// per exchange; the diagram, the file part and the notes use it.
 struct SentCookie<'a> {
     values: Vec<&'a str>,
     id: Result<SessionId, NoSession>,
+    inspector_cookie_sent: bool,
 }
 
 impl SentCookie<'_> {
     fn of(request: &Request) -> SentCookie<'_> {
-        let values = request.cookie_values(SESSION_COOKIE);
+        let pairs = cookie::pairs(request.headers_named("cookie"));
+        let values: Vec<&str> = pairs
+            .iter()
+            .filter(|(name, _)| *name == SESSION_COOKIE)
+            .map(|(_, value)| *value)
+            .collect();
         let id = SessionId::from_cookie_values(&values);
-        SentCookie { values, id }
+        let inspector_cookie_sent = pairs.iter().any(|(name, _)| *name == INSPECTOR_COOKIE);
+        SentCookie {
+            values,
+            id,
+            inspector_cookie_sent,
+        }
     }
 }
 
@@ -475,7 +486,7 @@ fn push_panel(
         }
         html.push_str("</ol>\n");
     }
-    if !chain.is_empty() || !request.cookie_values(INSPECTOR_COOKIE).is_empty() {
+    if !chain.is_empty() || sent.inspector_cookie_sent {
         let _ = writeln!(
             html,
             "<p class=\"note\">A redirect is tied to the page it leads to only by a secret that \

@@ -44,7 +44,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use crate::cookie::SESSION_COOKIE;
+use crate::cookie::{self, SESSION_COOKIE};
 use crate::mutex::lock_even_if_poisoned;
 use crate::redis::{Redis, Reply};
 use crate::request::Request;
@@ -232,9 +232,6 @@ impl RedirectLinks {
     }
 }
 
-/// The secrets a request sends that a redirect could be kept under: the
-/// panel's cookie, then the session id. Only exact 32-hex values, so
-/// nothing a client makes up reaches the file system as a path.
 /// The redirect kept under `key` in Redis, if it leads to `target`;
 /// deleted once taken, like the file.
 fn take_from_redis(redis: &Redis, key: &str, target: &str) -> Option<Vec<String>> {
@@ -254,10 +251,22 @@ fn take_from_redis(redis: &Redis, key: &str, target: &str) -> Option<Vec<String>
     }
 }
 
+/// The secrets a request sends that a redirect could be kept under: the
+/// panel's cookie, then the session id. Only exact 32-hex values, so
+/// nothing a client makes up reaches the file system as a path.
 fn keys_sent(request: &Request) -> Vec<SessionId> {
+    // The `Cookie` headers are read once for both names.
+    let pairs = cookie::pairs(request.headers_named("cookie"));
     [INSPECTOR_COOKIE, SESSION_COOKIE]
         .iter()
-        .filter_map(|name| SessionId::from_cookie_values(&request.cookie_values(name)).ok())
+        .filter_map(|wanted| {
+            let values: Vec<&str> = pairs
+                .iter()
+                .filter(|(name, _)| name == wanted)
+                .map(|(_, value)| *value)
+                .collect();
+            SessionId::from_cookie_values(&values).ok()
+        })
         .collect()
 }
 

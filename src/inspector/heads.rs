@@ -24,41 +24,36 @@ pub fn head_text(bytes: &[u8]) -> String {
 /// the lines named `marked` (`Cookie`, `Set-Cookie`) in `<mark>`.
 /// `class` is `request` or `response`.
 pub fn push_head(html: &mut String, head: &str, class: &str, marked: &str, first: &[&str]) {
-    let is_first = |line: &str| {
-        let name = header_name(line);
-        first.iter().any(|wanted| name.eq_ignore_ascii_case(wanted))
-    };
     // `lines` cuts at each CRLF; the empty line that ends a head is left
     // out.
     let mut lines = head.lines().filter(|line| !line.is_empty());
     let start_line = lines.next().unwrap_or_default();
+    let (shown, folded): (Vec<&str>, Vec<&str>) = lines.partition(|line| {
+        let name = header_name(line);
+        first.iter().any(|wanted| name.eq_ignore_ascii_case(wanted))
+    });
     html.push_str("<pre class=\"head ");
     html.push_str(class);
     html.push_str("\">");
     push_visible(html, start_line);
     html.push('\n');
-    // The headers shown first, then the others in a second walk.
-    let mut folded_count = 0;
-    for line in lines.clone() {
-        match is_first(line) {
-            true => push_header_line(html, line, marked),
-            false => folded_count += 1,
-        }
+    for line in shown {
+        push_header_line(html, line, marked);
     }
     html.push_str("</pre>\n");
-    if folded_count == 0 {
+    if folded.is_empty() {
         return;
     }
     html.push_str("<details><summary>");
-    push_number(html, folded_count);
-    html.push_str(match folded_count {
+    push_number(html, folded.len() as u64);
+    html.push_str(match folded.len() {
         1 => " more header",
         _ => " more headers",
     });
     html.push_str("</summary><pre class=\"head ");
     html.push_str(class);
     html.push_str("\">");
-    for line in lines.filter(|line| !is_first(line)) {
+    for line in folded {
         push_header_line(html, line, marked);
     }
     html.push_str("</pre></details>\n");
