@@ -13,8 +13,7 @@
 //!   (`Date` and `Content-Length` are only written once the body is done,
 //!   and the panel is part of the body, so the panel says so instead);
 //! - the session file, `sessions/ID`, as `cat` prints it and `ls -ln`
-//!   lists it (inspector/sessions_page.rs writes that line), or in words
-//!   why there is none;
+//!   lists it, or in words why there is none (inspector/files.rs);
 //! - the handler that answered (`app::login` in `src/app.rs`);
 //! - the redirects that led here, each with both heads.
 //!
@@ -22,33 +21,34 @@
 //! alone was sent (redirect_link.rs); where none links, the panel says so.
 //!
 //! The sessions page lists the folder the way `ls -l` and `cat` would
-//! (inspector/sessions_page.rs). It shows every visitor's session, so it
-//! is only for whoever started the server: its address holds a secret
+//! (inspector/files.rs too). It shows every visitor's session, so it is
+//! only for whoever started the server: its address holds a secret
 //! printed at start (router.rs).
 
 mod diagram;
+mod files;
 mod heads;
-mod sessions_page;
 
 use std::fmt::Write;
 use std::path::Path;
 use std::sync::Arc;
 
 use crate::cookie::{self, SESSION_COOKIE};
-use crate::flask_session::{Answer, SessionReport};
+use crate::flask_session::Answer;
 use crate::redirect_link::{
     INSPECTOR_COOKIE, LINK_WINDOW, LinkKey, RedirectLinks, set_inspector_cookie,
 };
 use crate::request::Request;
 use crate::response;
-use crate::session::{FileFacts, NoSession, SessionId, SessionStore, random_token};
+use crate::session::{NoSession, SessionId, SessionStore, random_token};
 use crate::template::push_escaped;
 use diagram::Step;
+pub use files::sessions_listing_html;
+use files::{push_file, push_file_text, push_ls, push_store_commands};
 use heads::{
-    FIRST_REQUEST_HEADERS, FIRST_RESPONSE_HEADERS, head_text, push_body, push_head, push_visible,
+    FIRST_REQUEST_HEADERS, FIRST_RESPONSE_HEADERS, head_text, push_body, push_head,
     response_head_so_far,
 };
-pub use sessions_page::sessions_listing_html;
 
 /// The panel, and the redirects waiting for the pages they lead to.
 #[derive(Debug)]
@@ -353,72 +353,6 @@ fn push_session(
     if !report.store_commands.is_empty() {
         push_store_commands(html, report, sessions);
     }
-}
-
-/// Appends the Redis commands an answer sent, each with its reply, as
-/// `redis-cli` would print them.
-fn push_store_commands(html: &mut String, report: &SessionReport, sessions: &SessionStore) {
-    let store = sessions
-        .redis()
-        .map(|redis| redis.name())
-        .unwrap_or_default();
-    html.push_str("<p>What the server asked Redis (<code>");
-    push_escaped(html, &store);
-    html.push_str(
-        "</code>) for this answer, and its replies \
-         (<code>redis-cli MONITOR</code> shows the commands too):</p>\n<pre class=\"file\">",
-    );
-    for exchange in &report.store_commands {
-        html.push_str("&gt; ");
-        push_visible(html, &exchange.command);
-        html.push_str("\n&lt; ");
-        push_visible(html, &exchange.reply);
-        html.push('\n');
-    }
-    html.push_str("</pre>\n");
-}
-
-/// Appends `sessions/ID` and its text, or why there is none.
-fn push_file(html: &mut String, id: &SessionId, sessions: &SessionStore) {
-    let place = sessions.place_of(id);
-    match sessions.text(id) {
-        Ok(Some(text)) => push_file_text(html, &sessions.show_command(id), &text),
-        Ok(None) => {
-            html.push_str("<p>There is no file <code>");
-            push_escaped(html, &place);
-            html.push_str(
-                "</code>: the session expired, was logged out, or the id was made up. \
-                 It counts as no session.</p>\n",
-            );
-        }
-        Err(error) => {
-            html.push_str("<p>The file <code>");
-            push_escaped(html, &place);
-            html.push_str("</code> could not be read: ");
-            push_escaped(html, &error);
-            html.push_str(".</p>\n");
-        }
-    }
-}
-
-/// Appends `$ cat sessions/ID` and the text it prints.
-fn push_file_text(html: &mut String, show_command: &str, text: &str) {
-    html.push_str("<p><code>$ ");
-    push_escaped(html, show_command);
-    html.push_str("</code></p>\n<pre class=\"file\">");
-    push_escaped(html, text);
-    html.push_str("</pre>\n");
-}
-
-/// Appends `$ ls -ln …` and the line it prints for the file the page was
-/// made from: its mode, size and the time that is the idle timeout's
-/// clock.
-fn push_ls(html: &mut String, facts: &FileFacts, place: &str) {
-    html.push_str("<p><code>$ ");
-    sessions_page::push_ls_command(html, place);
-    html.push_str("</code></p>\n<pre class=\"file\">");
-    sessions_page::push_ls_line(html, facts, place);
-    html.push_str("</pre>\n");
 }
 
 /// Where a handler's code is: `app::login` → `src/app.rs`.

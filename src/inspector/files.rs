@@ -1,11 +1,82 @@
-//! The sessions page's list: the folder (or Redis) as `ls -l` and `cat`
-//! show it, at most `MAX_LISTED_SESSIONS` of them, the viewer's own marked.
+//! Session files as `cat` and `ls -l` show them: the panel's part on the
+//! file a page was made from (its text, its `ls -ln` line, or why there
+//! is none; with Redis, the commands sent), and the sessions page's list
+//! of the folder (or Redis), at most `MAX_LISTED_SESSIONS` of them, the
+//! viewer's own marked.
 
 use std::time::{Duration, SystemTime};
 
+use super::heads::push_visible;
+use crate::flask_session::SessionReport;
 use crate::response;
 use crate::session::{FileFacts, SessionId, SessionStore, unix_secs};
 use crate::template::{escape_html, push_escaped, push_number};
+
+/// Appends the Redis commands an answer sent, each with its reply, as
+/// `redis-cli` would print them.
+pub fn push_store_commands(html: &mut String, report: &SessionReport, sessions: &SessionStore) {
+    let store = sessions
+        .redis()
+        .map(|redis| redis.name())
+        .unwrap_or_default();
+    html.push_str("<p>What the server asked Redis (<code>");
+    push_escaped(html, &store);
+    html.push_str(
+        "</code>) for this answer, and its replies \
+         (<code>redis-cli MONITOR</code> shows the commands too):</p>\n<pre class=\"file\">",
+    );
+    for exchange in &report.store_commands {
+        html.push_str("&gt; ");
+        push_visible(html, &exchange.command);
+        html.push_str("\n&lt; ");
+        push_visible(html, &exchange.reply);
+        html.push('\n');
+    }
+    html.push_str("</pre>\n");
+}
+
+/// Appends `sessions/ID` and its text, or why there is none.
+pub fn push_file(html: &mut String, id: &SessionId, sessions: &SessionStore) {
+    let place = sessions.place_of(id);
+    match sessions.text(id) {
+        Ok(Some(text)) => push_file_text(html, &sessions.show_command(id), &text),
+        Ok(None) => {
+            html.push_str("<p>There is no file <code>");
+            push_escaped(html, &place);
+            html.push_str(
+                "</code>: the session expired, was logged out, or the id was made up. \
+                 It counts as no session.</p>\n",
+            );
+        }
+        Err(error) => {
+            html.push_str("<p>The file <code>");
+            push_escaped(html, &place);
+            html.push_str("</code> could not be read: ");
+            push_escaped(html, &error);
+            html.push_str(".</p>\n");
+        }
+    }
+}
+
+/// Appends `$ cat sessions/ID` and the text it prints.
+pub fn push_file_text(html: &mut String, show_command: &str, text: &str) {
+    html.push_str("<p><code>$ ");
+    push_escaped(html, show_command);
+    html.push_str("</code></p>\n<pre class=\"file\">");
+    push_escaped(html, text);
+    html.push_str("</pre>\n");
+}
+
+/// Appends `$ ls -ln …` and the line it prints for the file the page was
+/// made from: its mode, size and the time that is the idle timeout's
+/// clock.
+pub fn push_ls(html: &mut String, facts: &FileFacts, place: &str) {
+    html.push_str("<p><code>$ ");
+    push_ls_command(html, place);
+    html.push_str("</code></p>\n<pre class=\"file\">");
+    push_ls_line(html, facts, place);
+    html.push_str("</pre>\n");
+}
 
 /// The sessions page shows at most this many files (a folder may hold
 /// 100,000).
@@ -88,7 +159,7 @@ fn from_now(now: u64, secs: u64) -> String {
 /// Appends, as HTML, the command that prints `push_ls_line`'s line, for
 /// a learner to type: numeric owners (no user database to read), and the
 /// time in UTC to the second, as the panel's other times are.
-pub fn push_ls_command(html: &mut String, place: &str) {
+fn push_ls_command(html: &mut String, place: &str) {
     push_escaped(html, "TZ=UTC ls -ln --time-style=+'%F %T' ");
     push_escaped(html, place);
 }
@@ -121,7 +192,7 @@ fn push_mode(out: &mut String, mode: u32) {
 /// Written piece by piece: it is on every page, and `format!` would cost
 /// more than the rest of the line. Only `place` can hold a character
 /// HTML needs escaped.
-pub fn push_ls_line(line: &mut String, facts: &FileFacts, place: &str) {
+fn push_ls_line(line: &mut String, facts: &FileFacts, place: &str) {
     push_mode(line, facts.mode);
     for number in [facts.links, facts.uid.into(), facts.gid.into(), facts.size] {
         line.push(' ');
