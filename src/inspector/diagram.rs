@@ -194,8 +194,13 @@ fn label(svg: &mut String, position: &str, parts: &[&str], full_id: Option<&str>
         svg.push_str("</title>");
     }
     for part in parts {
-        match part.char_indices().nth(28) {
-            Some((at, _)) => {
+        // 28 bytes or fewer are 28 characters or fewer: nothing to count.
+        let cut_at = match part.len() > 28 {
+            true => part.char_indices().nth(28).map(|(at, _)| at),
+            false => None,
+        };
+        match cut_at {
+            Some(at) => {
                 push_escaped(svg, &part[..at]);
                 svg.push('…');
             }
