@@ -144,7 +144,7 @@ impl Inspector {
         sessions: &SessionStore,
     ) -> Answer {
         let body = std::mem::take(&mut answer.response.body);
-        let page = match String::from_utf8(body) {
+        let mut page = match String::from_utf8(body) {
             Ok(page) => page,
             Err(not_text) => {
                 answer.response.body = not_text.into_bytes();
@@ -155,7 +155,6 @@ impl Inspector {
         answer.response = answer.response.no_store_vary_cookie();
         // The panel is written into the page itself, before `</main>`:
         // no copy of the page, no string per part.
-        let mut page = page;
         let end = page.rfind("</main>").unwrap_or(page.len());
         let after_panel = page.split_off(end);
         page.reserve(PANEL_SIZE + after_panel.len());
