@@ -46,7 +46,7 @@ use diagram::Step;
 pub use files::sessions_listing_html;
 use files::{push_file, push_file_text, push_ls, push_store_commands};
 use heads::{
-    FIRST_REQUEST_HEADERS, FIRST_RESPONSE_HEADERS, head_text, push_body, push_head,
+    FIRST_REQUEST_HEADERS, FIRST_RESPONSE_HEADERS, as_text, head_text, push_body, push_head,
     response_head_so_far,
 };
 
@@ -179,7 +179,7 @@ fn hop_html(
     response_head: &str,
     sessions: &SessionStore,
 ) -> String {
-    let request_head = String::from_utf8_lossy(&request.raw_head);
+    let request_head = as_text(&request.raw_head);
     let start_line = request_head.split("\r\n").next().unwrap_or_default();
     let status_line = response_head.split("\r\n").next().unwrap_or_default();
     let mut html = String::with_capacity(PANEL_SIZE);
@@ -433,7 +433,7 @@ fn push_panel(
     html.push_str("<h3>This request, as the server read it</h3>\n");
     push_head(
         html,
-        &String::from_utf8_lossy(&request.raw_head),
+        &as_text(&request.raw_head),
         "request",
         "cookie",
         &FIRST_REQUEST_HEADERS,

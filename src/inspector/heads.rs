@@ -3,6 +3,8 @@
 //! chose escaped and control characters made visible; and the body that
 //! came with a request.
 
+use std::borrow::Cow;
+
 use crate::request::Request;
 use crate::response::{self, Response};
 use crate::template::{ESCAPED, entity, push_number};
@@ -15,7 +17,18 @@ const MAX_SHOWN_BODY: usize = 1024;
 
 /// The head part of bytes that went over the wire.
 pub fn head_text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(&bytes[..response::head_len(bytes)]).into_owned()
+    as_text(&bytes[..response::head_len(bytes)]).into_owned()
+}
+
+/// Bytes a client sent, as text: borrowed when they are UTF-8, as a head
+/// almost always is, else with U+FFFD for what is not. `from_utf8` checks
+/// ASCII a word at a time; `from_utf8_lossy` goes byte by byte even
+/// when there is nothing to replace.
+pub fn as_text(bytes: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 /// Appends a head as HTML: its first line and the headers named in
@@ -97,7 +110,7 @@ pub fn push_body(html: &mut String, request: &Request) {
         html.push_str(" shown");
     }
     html.push_str("):</p>\n<pre class=\"body\">");
-    push_visible(html, &String::from_utf8_lossy(shown));
+    push_visible(html, &as_text(shown));
     html.push_str("</pre>\n");
 }
 
