@@ -194,6 +194,29 @@ mod tests {
     }
 
     #[test]
+    fn no_character_comes_out_as_markup_or_as_an_invisible_control() {
+        // Every character up to U+2FFF, alone and between ordinary text.
+        for code in 0..0x3000u32 {
+            let Some(c) = char::from_u32(code) else {
+                continue;
+            };
+            let html = visible(&format!("a{c}b"));
+            assert!(
+                html.starts_with('a') && html.ends_with('b'),
+                "{code:x}: {html}"
+            );
+            let inside = &html[1..html.len() - 1];
+            assert!(
+                !inside.contains(['<', '>', '"', '\'']) && !inside.chars().any(char::is_control),
+                "{code:x}: {html}"
+            );
+            if !c.is_control() && !"&<>\"'".contains(c) {
+                assert_eq!(inside, c.to_string(), "{code:x}");
+            }
+        }
+    }
+
+    #[test]
     fn a_head_shows_its_first_headers_and_folds_the_rest() {
         let head =
             "GET / HTTP/1.1\r\nUser-Agent: x\r\nHost: a\r\nCOOKIE: s=<1>\r\nAccept: */*\r\n\r\n";
