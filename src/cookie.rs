@@ -54,10 +54,16 @@ pub fn pairs<'a>(headers: impl Iterator<Item = &'a str>) -> Vec<(&'a str, &'a st
 /// Every value of the cookie `name` in these `Cookie` header values, in
 /// order; the caller decides what several of them mean.
 pub fn values_named<'a>(headers: impl Iterator<Item = &'a str>, name: &str) -> Vec<&'a str> {
-    pairs(headers)
-        .into_iter()
+    values_in(&pairs(headers), name)
+}
+
+/// Every value of the cookie `name` among `pairs` already read, in
+/// order: for a caller that wants more than one name from one reading.
+pub fn values_in<'a>(pairs: &[(&'a str, &'a str)], name: &str) -> Vec<&'a str> {
+    pairs
+        .iter()
         .filter(|(pair_name, _)| *pair_name == name)
-        .map(|(_, value)| value)
+        .map(|(_, value)| *value)
         .collect()
 }
 

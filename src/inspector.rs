@@ -84,14 +84,15 @@ impl Inspector {
             return Some(LinkKey::NewSessionId(id.as_str().to_string()));
         }
         let ends_session = answer.session.ended;
+        let sent = SentCookie::of(request);
         if !ends_session
-            && let Ok(id) = SessionId::from_cookie_values(&request.cookie_values(SESSION_COOKIE))
-            && matches!(sessions.text(&id), Ok(Some(_)))
+            && let Ok(id) = &sent.id
+            && matches!(sessions.text(id), Ok(Some(_)))
         {
             // A live session: only the browser that holds it sends its id.
             return Some(LinkKey::HeldSessionId(id.as_str().to_string()));
         }
-        let continues_chain = !request.cookie_values(INSPECTOR_COOKIE).is_empty();
+        let continues_chain = sent.inspector_cookie_sent;
         if !ends_session && !continues_chain {
             return None;
         }
@@ -182,7 +183,7 @@ fn hop_html(
     let request_head = as_text(&request.raw_head);
     let start_line = request_head.split("\r\n").next().unwrap_or_default();
     let status_line = response_head.split("\r\n").next().unwrap_or_default();
-    let mut html = String::with_capacity(PANEL_SIZE);
+    let mut html = String::new();
     html.push_str("<li><p><code>");
     push_escaped(&mut html, start_line);
     html.push_str("</code> → <code>");
@@ -212,8 +213,9 @@ fn hop_html(
 
 /// The `session` cookie a request carried: its values as sent, and the
 /// id they name, by the views' own rule (`flask_session::session_id`),
-/// or why none; and whether the panel's own cookie came too. Read once
-/// per exchange; the diagram, the file part and the notes use it.
+/// or why none; and whether the panel's own cookie came too. Read here
+/// by one rule for the redirect's key, the diagram, the file part and
+/// the notes.
 struct SentCookie<'a> {
     values: Vec<&'a str>,
     id: Result<SessionId, NoSession>,
@@ -223,13 +225,9 @@ struct SentCookie<'a> {
 impl SentCookie<'_> {
     fn of(request: &Request) -> SentCookie<'_> {
         let pairs = cookie::pairs(request.headers_named("cookie"));
-        let values: Vec<&str> = pairs
-            .iter()
-            .filter(|(name, _)| *name == SESSION_COOKIE)
-            .map(|(_, value)| *value)
-            .collect();
+        let values = cookie::values_in(&pairs, SESSION_COOKIE);
         let id = SessionId::from_cookie_values(&values);
-        let inspector_cookie_sent = pairs.iter().any(|(name, _)| *name == INSPECTOR_COOKIE);
+        let inspector_cookie_sent = !cookie::values_in(&pairs, INSPECTOR_COOKIE).is_empty();
         SentCookie {
             values,
             id,
@@ -257,7 +255,10 @@ fn step_of(request: &Request, sent: &SentCookie, answer: &Answer, status_line: &
         .headers
         .iter()
         .filter(|(name, _)| name.eq_ignore_ascii_case("set-cookie"))
-        .find_map(|(_, value)| value.split(';').next()?.strip_prefix("session="))
+        .find_map(|(_, value)| {
+            let pair = value.split(';').next()?;
+            pair.strip_prefix(SESSION_COOKIE)?.strip_prefix('=')
+        })
         .map(str::to_string);
     Step {
         // The first line only, cut before the rest is turned into text.

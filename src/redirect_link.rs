@@ -259,14 +259,7 @@ fn keys_sent(request: &Request) -> Vec<SessionId> {
     let pairs = cookie::pairs(request.headers_named("cookie"));
     [INSPECTOR_COOKIE, SESSION_COOKIE]
         .iter()
-        .filter_map(|wanted| {
-            let values: Vec<&str> = pairs
-                .iter()
-                .filter(|(name, _)| name == wanted)
-                .map(|(_, value)| *value)
-                .collect();
-            SessionId::from_cookie_values(&values).ok()
-        })
+        .filter_map(|name| SessionId::from_cookie_values(&cookie::values_in(&pairs, name)).ok())
         .collect()
 }
 
