@@ -271,6 +271,21 @@ fn a_hostile_header_shows_as_text_in_the_panel() {
 }
 
 #[test]
+fn control_characters_and_bytes_that_are_not_utf8_show_as_what_they_are() {
+    let server = TestServer::start();
+    // A tab and U+0085 (bytes C2 85) are allowed in a header value, and
+    // so is a byte that is no UTF-8 at all (FF).
+    let reply = server.exchange_bytes(
+        b"GET /login HTTP/1.1\r\nHost: localhost\r\nX-Odd: a\tb\xc2\x85c\r\nX-Raw: d\xffe\r\n\r\n",
+    );
+    assert_eq!(reply.status_line, "HTTP/1.1 200 OK", "{}", reply.raw);
+    let body = reply.body_text();
+    let panel = panel(&body);
+    assert!(panel.contains("X-Odd: a\\tb\\x85c\n"), "{panel}");
+    assert!(panel.contains("X-Raw: d\u{fffd}e\n"), "{panel}");
+}
+
+#[test]
 fn no_inspector_leaves_the_panel_out() {
     let server = TestServer::start_with(&["--no-inspector"]);
     let id = log_in(&server, "David");
